@@ -1,0 +1,30 @@
+# One command each: `make install`, `make data`, `make test`.
+PYTHON ?= python3
+TORCH ?= 2.13.0
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= data/tiny
+HOURS ?= 1
+
+.PHONY: install data test lint bench clean
+
+install: $(BIN)/python
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install "torch==$(TORCH)"
+	$(BIN)/pip install -e ".[dev]"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+data:
+	$(BIN)/python -m deepspeech_tt.data.synth --out $(DATA) --hours $(HOURS)
+
+test:
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check deepspeech_tt tests scripts
+	$(BIN)/mypy deepspeech_tt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
