@@ -1,1 +1,24 @@
-"""Weight-matrix formats: dense, tensor train, CP, Tucker, low rank (one module each)."""
+"""Weight-matrix formats: dense, tensor train, CP, Tucker, low rank (one module each).
+
+Every format holds one matrix W (out_features x in_features) behind the interface of
+:class:`~deepspeech_tt.tensor.base.FactorizedMatrix`; :data:`FORMATS` maps config names to them.
+"""
+
+from deepspeech_tt.tensor.base import DenseMatrix, FactorizedMatrix, FormatError
+from deepspeech_tt.tensor.cp import CPMatrix
+from deepspeech_tt.tensor.lowrank import LowRankMatrix
+from deepspeech_tt.tensor.registry import FORMATS, get_format
+from deepspeech_tt.tensor.tt import TensorTrainMatrix
+from deepspeech_tt.tensor.tucker import TuckerMatrix
+
+__all__ = [
+    "FORMATS",
+    "CPMatrix",
+    "DenseMatrix",
+    "FactorizedMatrix",
+    "FormatError",
+    "LowRankMatrix",
+    "TensorTrainMatrix",
+    "TuckerMatrix",
+    "get_format",
+]

@@ -3,22 +3,49 @@
 A format stores one weight matrix W of shape (out_features, in_features) -- M outputs,
 N inputs, as in ``nn.Linear`` -- in some parametrisation. Every format offers:
 
+* ``Format(out_features, in_features, rank, *, out_shape=None, in_shape=None, init_std=None)``:
+  freshly initialised factors whose reconstruction W has standard deviation ``init_std``
+  (default: that of ``nn.Linear``'s uniform(-1/sqrt(N), 1/sqrt(N)), i.e. 1/sqrt(3N));
+* ``Format.from_dense(W, rank, *, out_shape=None, in_shape=None)``: factors fitted to W;
 * ``to_dense()``: W itself, differentiable with respect to the factors;
 * ``matmul(x)``: ``x @ W.T`` for ``x`` of shape (..., N), computed from the factors
   without forming W;
-* ``from_dense(W, rank)``: the factors fitted to a given matrix;
 * ``num_parameters()``: the exact number of stored values;
 * ``flops_matmul(batch)`` and ``flops_to_dense()``: multiply-adds of the two ways of running it,
   so that callers can pick the cheaper one.
+
+Bad sizes, shapes or ranks raise :class:`FormatError` (a ``ValueError``) whose message names the
+matrix sizes and what would work; callers such as the GRU re-raise it with the layer's name.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
+
+Rank = int | Sequence[int]
+Shape = Sequence[int] | None
+
+
+class FormatError(ValueError):
+    """A size, factor shape or rank that a format cannot take; the message says what would."""
+
+
+def default_init_std(in_features: int) -> float:
+    """Standard deviation of ``nn.Linear``'s default weights, uniform(-1/sqrt(N), 1/sqrt(N))."""
+    return 1.0 / math.sqrt(3 * in_features)
+
+
+def matrix_size(weight: Tensor) -> tuple[int, int]:
+    """(M, N) of a weight matrix; a FormatError for anything but a 2-D tensor."""
+    if weight.dim() != 2:
+        raise FormatError(f"expected a 2-D weight matrix, got shape {tuple(weight.shape)}")
+    return int(weight.shape[0]), int(weight.shape[1])
 
 
 class FactorizedMatrix(nn.Module, ABC):
@@ -30,7 +57,7 @@ class FactorizedMatrix(nn.Module, ABC):
     def __init__(self, out_features: int, in_features: int) -> None:
         super().__init__()
         if out_features < 1 or in_features < 1:
-            raise ValueError(
+            raise FormatError(
                 f"a weight matrix needs positive sizes, got {out_features} x {in_features}"
             )
         self.out_features = out_features
@@ -39,6 +66,11 @@ class FactorizedMatrix(nn.Module, ABC):
     @property
     def shape(self) -> tuple[int, int]:
         return (self.out_features, self.in_features)
+
+    @property
+    def numel(self) -> int:
+        """M N, the number of entries of W (a bound ``matmul`` keeps its intermediates under)."""
+        return self.out_features * self.in_features
 
     @abstractmethod
     def to_dense(self) -> Tensor:
@@ -57,29 +89,72 @@ class FactorizedMatrix(nn.Module, ABC):
         return 0
 
     def num_parameters(self) -> int:
+        """The number of stored values (every parameter of the format)."""
         return sum(p.numel() for p in self.parameters())
 
     def forward(self, x: Tensor) -> Tensor:
         return self.matmul(x)
 
+    @classmethod
+    @abstractmethod
+    def from_dense(
+        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
+    ) -> FactorizedMatrix:
+        """Factors fitted to ``weight`` (M, N), in its dtype and on its device."""
+
+    def _flatten_input(self, x: Tensor) -> Tensor:
+        """x (..., N) as (B, N), with a clear error when the last size is not N."""
+        if x.shape[-1] != self.in_features:
+            raise FormatError(
+                f"input of shape {tuple(x.shape)} does not fit a {self.out_features} x "
+                f"{self.in_features} matrix: its last size must be {self.in_features}"
+            )
+        return x.reshape(-1, self.in_features)
+
+
+class MatrixFormat(Protocol):
+    """A format class as the registry hands it out: its constructor and ``from_dense``."""
+
+    def __call__(
+        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
+        in_shape: Shape = None, init_std: float | None = None,
+    ) -> FactorizedMatrix: ...
+
+    def from_dense(
+        self, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
+    ) -> FactorizedMatrix: ...
+
 
 class DenseMatrix(FactorizedMatrix):
-    """W stored as it is, with ``nn.Linear``'s default initialisation (uniform, bound 1/sqrt(N))."""
+    """W stored as it is; ``rank`` and the factor shapes are accepted and ignored.
+
+    Initialised uniformly with standard deviation ``init_std`` (bound ``sqrt(3) * init_std``),
+    which by default is ``nn.Linear``'s uniform(-1/sqrt(N), 1/sqrt(N)).
+    """
 
     def __init__(
-        self, out_features: int, in_features: int, rank: int | list[int] | None = None, **_: object
+        self,
+        out_features: int,
+        in_features: int,
+        rank: Rank | None = None,
+        *,
+        out_shape: Shape = None,
+        in_shape: Shape = None,
+        init_std: float | None = None,
     ) -> None:
         super().__init__(out_features, in_features)
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        bound = 1.0 / math.sqrt(in_features)
-        nn.init.uniform_(self.weight, -bound, bound)
+        std = default_init_std(in_features) if init_std is None else init_std
+        bound = math.sqrt(3.0) * std
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
 
     @classmethod
-    def from_dense(cls, weight: Tensor, rank: int | list[int] | None = None, **_: object) -> DenseMatrix:
-        out_features, in_features = weight.shape
-        matrix = cls(out_features, in_features)
-        with torch.no_grad():
-            matrix.weight.copy_(weight)
+    def from_dense(
+        cls, weight: Tensor, rank: Rank | None = None, *, out_shape: Shape = None,
+        in_shape: Shape = None,
+    ) -> DenseMatrix:
+        """A copy of ``weight`` (M, N), in its dtype and on its device."""
+        matrix = cls(*matrix_size(weight))
+        matrix.weight = nn.Parameter(weight.detach().clone())
         return matrix
 
     def to_dense(self) -> Tensor:

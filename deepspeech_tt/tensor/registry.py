@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from deepspeech_tt.tensor.base import DenseMatrix, FactorizedMatrix
+from deepspeech_tt.tensor.base import DenseMatrix, MatrixFormat
+from deepspeech_tt.tensor.cp import CPMatrix
+from deepspeech_tt.tensor.lowrank import LowRankMatrix
+from deepspeech_tt.tensor.tt import TensorTrainMatrix
+from deepspeech_tt.tensor.tucker import TuckerMatrix
 
-FORMATS: dict[str, type[FactorizedMatrix]] = {
+FORMATS: dict[str, MatrixFormat] = {
     "dense": DenseMatrix,
+    "tt": TensorTrainMatrix,
+    "cp": CPMatrix,
+    "tucker": TuckerMatrix,
+    "lowrank": LowRankMatrix,
 }
 
 
-def get_format(name: str) -> type[FactorizedMatrix]:
+def get_format(name: str) -> MatrixFormat:
     """The class registered under ``name``; a ValueError listing the valid names otherwise."""
     try:
         return FORMATS[name]

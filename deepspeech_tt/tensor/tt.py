@@ -1,0 +1,142 @@
+"""Tensor-train matrix (TT-matrix) format.
+
+W (M x N), with M = m_1 ... m_d and N = n_1 ... n_d split row-major (first mode most
+significant, see :mod:`deepspeech_tt.tensor.shapes`), is a product of d cores::
+
+    W[(i_1..i_d), (j_1..j_d)] = G_1[:, i_1, j_1, :] G_2[:, i_2, j_2, :] ... G_d[:, i_d, j_d, :]
+
+with core G_k of shape (r_{k-1}, m_k, n_k, r_k) and r_0 = r_d = 1: sum_k m_k n_k r_{k-1} r_k
+parameters. ``rank`` gives the d - 1 inner bond ranks (one int for all of them, d - 1 ints, or
+tensorly's d + 1 with 1 at both ends). Bond k can be at most min(m_1 n_1 ... m_k n_k,
+m_{k+1} n_{k+1} ... m_d n_d), the rank of the matching unfolding of W.
+
+Initialisation: every core entry is drawn from N(0, s^2). An entry of W sums r_1 ... r_{d-1}
+products of d independent entries, so its variance is s^{2d} r_1 ... r_{d-1}; s is chosen to
+make that ``init_std**2``.
+
+``from_dense`` runs TT-SVD (``tensorly.decomposition.tensor_train_matrix``), exact when every
+bond is at its largest.
+
+References:
+    I. V. Oseledets, "Tensor-train decomposition", SIAM J. Sci. Comput. 33(5), 2011.
+    A. Novikov, D. Podoprikhin, A. Osokin, D. Vetrov, "Tensorizing neural networks",
+    NeurIPS 2015.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from tensorly.decomposition import tensor_train_matrix
+from torch import Tensor, nn
+
+from deepspeech_tt.tensor.base import (
+    FactorizedMatrix,
+    FormatError,
+    Rank,
+    Shape,
+    default_init_std,
+    matrix_size,
+)
+from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
+from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
+from deepspeech_tt.tensor.shapes import check_ranks, describe, parse_ranks, resolve_shapes
+
+
+class TensorTrainMatrix(FactorizedMatrix):
+    """A weight matrix as a TT-matrix (Oseledets 2011; Novikov et al. 2015).
+
+    Args:
+        out_features: M, the number of rows (outputs).
+        in_features: N, the number of columns (inputs).
+        rank: the inner bond ranks r_1 .. r_{d-1}: one int for all, or a list.
+        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
+        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
+        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    """
+
+    def __init__(
+        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
+        in_shape: Shape = None, init_std: float | None = None,
+    ) -> None:
+        super().__init__(out_features, in_features)
+        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
+                                                       in_shape)
+        self.ranks = tt_ranks(rank, self.out_shape, self.in_shape)  # (1, r_1, ..., r_{d-1}, 1)
+        std = default_init_std(in_features) if init_std is None else init_std
+        core_std = (std**2 / math.prod(self.ranks)) ** (0.5 / len(self.out_shape))
+        self.cores = nn.ParameterList(
+            nn.Parameter(torch.randn(shape) * core_std) for shape in self.core_shapes()
+        )
+        self._dense_eq, self._matmul_eq = _equations(len(self.out_shape))
+
+    @classmethod
+    def from_dense(
+        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
+    ) -> TensorTrainMatrix:
+        """Cores fitted to ``weight`` (M, N) by TT-SVD, in its dtype and on its device."""
+        rows, cols = matrix_size(weight)
+        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
+        tensor = as_numpy(weight).reshape(*matrix.out_shape, *matrix.in_shape)
+        with numpy_backend():
+            fitted = tensor_train_matrix(tensor, list(matrix.ranks))
+        matrix.cores = nn.ParameterList(as_parameters(list(fitted.factors), like=weight))
+        return matrix
+
+    def core_shapes(self) -> list[tuple[int, int, int, int]]:
+        """(r_{k-1}, m_k, n_k, r_k) for every core."""
+        modes = zip(self.ranks[:-1], self.out_shape, self.in_shape, self.ranks[1:], strict=True)
+        return [(a, m, n, b) for a, m, n, b in modes]
+
+    def to_dense(self) -> Tensor:
+        tensor = contract(self._dense_eq, *self.cores)  # (m_1..m_d, n_1..n_d)
+        return tensor.reshape(self.out_features, self.in_features)
+
+    def matmul(self, x: Tensor) -> Tensor:
+        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
+        y = contract(self._matmul_eq, flat, *self.cores, free_limit=self.numel)
+        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
+
+    def flops_matmul(self, batch: int) -> int:
+        shapes = [(batch, *self.in_shape), *self.core_shapes()]
+        return count_macs(self._matmul_eq, shapes, self.numel)
+
+    def flops_to_dense(self) -> int:
+        return count_macs(self._dense_eq, self.core_shapes())
+
+    def extra_repr(self) -> str:
+        return (f"out_shape={self.out_shape}, in_shape={self.in_shape}, "
+                f"ranks={self.ranks[1:-1]}")
+
+
+def tt_max_ranks(out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The largest useful inner bond ranks: the ranks of W's d - 1 unfoldings."""
+    pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
+    return tuple(
+        min(math.prod(pairs[:k]), math.prod(pairs[k:])) for k in range(1, len(pairs))
+    )
+
+
+def tt_ranks(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Checked bond ranks (1, r_1, ..., r_{d-1}, 1) from an int or a list."""
+    d, sizes = len(out_shape), describe(out_shape, in_shape)
+    if isinstance(rank, Sequence) and len(rank) == d + 1 and d > 1:
+        if rank[0] != 1 or rank[-1] != 1:
+            raise FormatError(f"{sizes}: TT ranks with both ends must start and end with 1, "
+                              f"got {list(rank)}")
+        rank = list(rank)[1:-1]
+    inner = parse_ranks(rank, d - 1, "a TT-matrix", sizes) if d > 1 else ()
+    check_ranks(inner, tt_max_ranks(out_shape, in_shape), "TT bond rank", sizes)
+    return (1, *inner, 1)
+
+
+def _equations(d: int) -> tuple[str, str]:
+    """einsum equations of to_dense (cores -> W tensor) and matmul (x, cores -> y)."""
+    outs, ins, bonds = symbols(d), symbols(d, d), symbols(d + 1, 2 * d)
+    batch = symbols(1, 3 * d + 1)[0]
+    cores = ",".join(bonds[k] + outs[k] + ins[k] + bonds[k + 1] for k in range(d))
+    dense = f"{cores}->{''.join(outs)}{''.join(ins)}"
+    product = f"{batch}{''.join(ins)},{cores}->{batch}{''.join(outs)}"
+    return dense, product

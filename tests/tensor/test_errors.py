@@ -1,0 +1,84 @@
+"""Bad input: each case gives one clear error naming the sizes and what would work."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepspeech_tt.tensor import FORMATS, FormatError, TensorTrainMatrix, get_format
+from deepspeech_tt.tensor.base import Rank
+from tests.tensor.helpers import FACTORIZED, IN_SHAPE, OUT_SHAPE, M, N
+
+MODE_FORMATS = ["tt", "cp", "tucker"]
+
+
+@pytest.mark.parametrize("name", MODE_FORMATS)
+def test_prime_size_cannot_be_split(name: str) -> None:
+    with pytest.raises(FormatError) as caught:
+        FORMATS[name](768, 257, 2)
+    message = str(caught.value)
+    assert "768 x 257" in message and "in_features 257" in message
+    assert "(257, 1, 1)" in message  # what would work
+
+
+@pytest.mark.parametrize("name", FACTORIZED)
+def test_shape_product_mismatch(name: str) -> None:
+    with pytest.raises(FormatError, match=r"24 x 30 .*in_shape \(3, 2, 4\) multiplies to 24, "
+                                          r"not 30.*e\.g\. \(5, 3, 2\)"):
+        FORMATS[name](M, N, 1, out_shape=OUT_SHAPE, in_shape=(3, 2, 4))
+
+
+@pytest.mark.parametrize("name", MODE_FORMATS)
+def test_shapes_with_different_numbers_of_modes(name: str) -> None:
+    with pytest.raises(FormatError, match=r"24 x 30 .*as many modes"):
+        FORMATS[name](M, N, 1, out_shape=(4, 6), in_shape=IN_SHAPE)
+
+
+@pytest.mark.parametrize(
+    ("name", "rank", "expected"),
+    [
+        ("tt", 7, r"TT bond rank 1 is 7, but these shapes allow at most 6; use ranks <= \[6, 20\]"),
+        ("tt", [6, 21], r"TT bond rank 2 is 21, .* at most 20"),
+        ("cp", 37, r"CP rank 1 is 37, .* at most 36"),
+        ("tucker", [6, 7, 20], r"Tucker rank 2 is 7, .* use ranks <= \[6, 6, 20\]"),
+        ("lowrank", 25, r"low rank 1 is 25, .* at most 24"),
+    ],
+)
+def test_rank_beyond_what_the_shapes_allow(name: str, rank: Rank, expected: str) -> None:
+    with pytest.raises(FormatError, match=expected) as caught:
+        FORMATS[name](M, N, rank, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
+    assert "24 x 30" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "rank", "expected"),
+    [("tt", [2, 2, 2], r"one integer or 2 ranks, got 3"), ("tt", [2, 2, 2, 2], r"end with 1"),
+     ("tucker", [2, 2], r"one integer or 3 ranks"), ("cp", 0, r"ranks must be positive")],
+)
+def test_malformed_rank(name: str, rank: Rank, expected: str) -> None:
+    with pytest.raises(FormatError, match=expected):
+        FORMATS[name](M, N, rank, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
+
+
+def test_tensorly_style_tt_ranks_are_accepted() -> None:
+    matrix = TensorTrainMatrix(M, N, [1, 3, 4, 1], out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
+    assert matrix.ranks == (1, 3, 4, 1)
+
+
+@pytest.mark.parametrize("name", FACTORIZED)
+def test_input_of_the_wrong_size(name: str) -> None:
+    matrix = FORMATS[name](M, N, 1, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
+    with pytest.raises(FormatError, match=r"\(4, 29\) does not fit a 24 x 30 matrix"):
+        matrix.matmul(torch.randn(4, 29))
+
+
+def test_format_error_is_a_value_error_that_callers_can_rename() -> None:
+    with pytest.raises(ValueError) as caught:
+        FORMATS["tt"](M, N, 7, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
+    renamed = type(caught.value)(f"layer 0, input-to-hidden: {caught.value}")
+    assert isinstance(renamed, FormatError) and str(renamed).startswith("layer 0")
+
+
+def test_registry_rejects_an_unknown_name() -> None:
+    with pytest.raises(ValueError, match=r"'ttm'.*\['cp', 'dense', 'lowrank', 'tt', 'tucker'\]"):
+        get_format("ttm")
