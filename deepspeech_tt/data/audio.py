@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from deepspeech_tt.data.errors import DataError
+
 SAMPLE_RATE = 16_000
 """The rate every model in the toolkit hears."""
 
 
-class AudioError(ValueError):
+class AudioError(DataError):
     """Audio that cannot be used: names the source and the problem."""
 
 
@@ -51,10 +53,7 @@ def read_audio(
         AudioError: the source is missing, cannot be decoded, or holds no samples.
     """
     source = str(source)
-    data, rate = _decode(source)
-    start = int(round(offset * rate))
-    stop = None if duration is None else start + int(round(duration * rate))
-    data = data[start:stop]
+    data, rate = _decode(source, offset, duration)
     if data.shape[0] == 0:
         raise AudioError(f"{source}: no samples" + (f" after {offset:.2f} s" if offset else ""))
     wave = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1, dtype=np.float32)))
@@ -76,17 +75,33 @@ def audio_duration(source: str | Path) -> float:
     return info.frames / info.samplerate
 
 
-def _decode(source: str) -> tuple[np.ndarray, int]:
-    """(samples (S, C) float32, sample rate) of a path or a pipe command."""
+def _decode(
+    source: str, offset: float = 0.0, duration: float | None = None
+) -> tuple[np.ndarray, int]:
+    """(samples (S, C) float32, sample rate) of a path or a pipe command, from ``offset`` on.
+
+    Files are read from ``offset`` only (a seek, not a full decode), so that many short
+    segments of one long recording stay cheap; a command's output is decoded whole.
+    """
     if is_command(source):
-        return _decode_bytes(_run_command(source), source)
+        data, rate = _decode_bytes(_run_command(source), source)
+        return data[_span(offset, duration, rate)], rate
     if not Path(source).is_file():
         raise AudioError(f"{source}: no such file")
     try:
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as f:
+            span = _span(offset, duration, f.samplerate)
+            start = min(span.start or 0, f.frames)
+            f.seek(start)
+            frames = -1 if span.stop is None else max(span.stop - start, 0)
+            return f.read(frames, dtype="float32", always_2d=True), f.samplerate
     except (soundfile.LibsndfileError, RuntimeError) as error:
         raise AudioError(f"{source}: cannot be decoded ({_reason(error)})") from None
-    return data, rate
+
+
+def _span(offset: float, duration: float | None, rate: int) -> slice:
+    start = int(round(offset * rate))
+    return slice(start, None if duration is None else start + int(round(duration * rate)))
 
 
 def _run_command(command: str) -> bytes:

@@ -20,10 +20,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deepspeech_tt.data.errors import DataError
+
 _REQUIRED = ("id", "audio", "duration", "text", "speaker")
 
 
-class ManifestError(ValueError):
+class ManifestError(DataError):
     """A manifest file that cannot be read: names the file, the line and the problem."""
 
 

@@ -1,0 +1,132 @@
+"""Checks that an utterance is usable for training, each returning the Problem it finds.
+
+Transcripts: non-empty, every character encodable. Ids: unique. Audio: exists, decodes in
+full, holds samples, and lasts the declared duration (so a file damaged after its header is
+found). Any sample rate or channel count is fine: audio is read as 16 kHz mono.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from tqdm import tqdm
+
+from deepspeech_tt.data.audio import SAMPLE_RATE, AudioError, read_audio
+from deepspeech_tt.data.errors import Problem, audio_problem, report
+from deepspeech_tt.data.manifest import Utterance
+from deepspeech_tt.data.text import unknown_characters
+
+DURATION_TOLERANCE = 0.1
+"""Seconds (plus 1% of the duration) that decoded audio may fall short of the declared length."""
+
+
+class Encoder(Protocol):
+    """What preparation needs of a tokenizer: ``encode`` raises ValueError on what it cannot."""
+
+    def encode(self, text: str) -> list[int]: ...
+
+
+def check_utterances(
+    rows: list[Utterance],
+    tokenizer: Encoder | None = None,
+    problems: list[Problem] | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> list[Utterance]:
+    """The usable ``rows``, in order (see ``prepare_manifest`` for what usable means).
+
+    Transcripts and ids are checked first (cheap), then the audio of the rest is decoded.
+
+    Args:
+        rows: the utterances to check.
+        tokenizer: checks that transcripts are encodable; None checks against ``ALPHABET``.
+        problems: where to record unusable rows; without a list, the first one raises.
+        workers: threads decoding audio.
+        progress: show a progress bar over the audio files.
+    """
+    seen: set[str] = set()
+    candidates = []
+    for row in rows:
+        problem = _duplicate_problem(row, seen) or transcript_problem(row, tokenizer)
+        if problem is None:
+            candidates.append(row)
+        else:
+            report(problem, problems)
+    return _check_audio_all(candidates, problems, workers, progress)
+
+
+def transcript_problem(row: Utterance, tokenizer: Encoder | None = None) -> Problem | None:
+    """Why ``row``'s transcript is unusable (empty, or not encodable), or None."""
+    if not row.text.strip():
+        return Problem(row.id, row.id, "empty transcript")
+    if tokenizer is None:
+        unknown = unknown_characters(row.text)
+        if unknown:
+            listed = ", ".join(repr(c) for c in sorted(unknown))
+            return Problem(row.id, row.id, f"characters outside the alphabet: {listed}")
+        return None
+    try:
+        tokenizer.encode(row.text)
+    except ValueError as error:
+        return Problem(row.id, row.id, str(error))
+    return None
+
+
+def audio_problem_of(row: Utterance) -> Problem | None:
+    """Why ``row``'s audio is unusable (missing, undecodable, empty, short), or None.
+
+    Decodes the utterance's span in full: cheap next to training on it, and the only way to
+    find a file that is damaged after its header.
+    """
+    try:
+        wave = read_audio(row.audio, offset=row.offset, duration=row.duration)
+    except AudioError as error:
+        return audio_problem(row.id, row.audio, error)
+    seconds = wave.numel() / SAMPLE_RATE
+    if seconds < row.duration * 0.99 - DURATION_TOLERANCE:
+        start = f" from {row.offset:g} s" if row.offset else ""
+        reason = f"holds {seconds:.2f} s of audio{start}, not the {row.duration:.2f} s declared"
+        return Problem(row.id, row.audio, reason)
+    return None
+
+
+def write_skipped(problems: list[Problem], path: str | Path) -> Path:
+    """Write ``problems`` as a TSV (utterance, where, reason) with a header line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["utterance\twhere\treason"]
+    lines += ["\t".join(_one_line(f) for f in (p.utterance, p.where, p.reason)) for p in problems]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _check_audio_all(
+    rows: list[Utterance], problems: list[Problem] | None, workers: int, progress: bool
+) -> list[Utterance]:
+    good = []
+    bar = tqdm(total=len(rows), disable=not progress, desc="checking audio", unit="utt")
+    with bar, ThreadPoolExecutor(max(1, workers)) as pool:
+        try:
+            for row, problem in zip(rows, pool.map(audio_problem_of, rows), strict=True):
+                bar.update()
+                if problem is None:
+                    good.append(row)
+                else:
+                    report(problem, problems)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # fail fast: do not decode the rest
+            raise
+    return good
+
+
+def _duplicate_problem(row: Utterance, seen: set[str]) -> Problem | None:
+    if row.id in seen:
+        return Problem(row.id, row.id, "the id appears twice (the second one is left out)")
+    seen.add(row.id)
+    return None
+
+
+def _one_line(field: str) -> str:
+    return " ".join(field.split())
