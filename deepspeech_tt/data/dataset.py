@@ -32,6 +32,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 
 from deepspeech_tt.data.audio import read_audio
+from deepspeech_tt.data.augment import speed_perturb
 from deepspeech_tt.data.manifest import Utterance
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,6 @@ class SpeechDataset(Dataset[Item | None]):
         factor = self.speed_factors[int(torch.randint(len(self.speed_factors), ()))]
         if factor == 1.0:
             return audio
-        from deepspeech_tt.data.augment import speed_perturb  # only needed when perturbing
 
         return speed_perturb(audio, factor)
 
