@@ -5,8 +5,8 @@ must never keep the model waiting. Three measurements, all in seconds of audio p
 second, on batches of about ``--batch-seconds`` of audio:
 
 1. loader alone, with ``num_workers`` 0, 1 and 2 (decode FLAC, tokenise, pad);
-2. one training step alone, on batches already in memory: log-spectrogram features, a stand-in
-   DeepSpeech2 (2 conv layers + 3 bidirectional ``nn.GRU`` of 256 + linear), CTC loss, AdamW;
+2. one training step alone, on batches already in memory: log-spectrogram features, the
+   toolkit's DeepSpeech2 (2 conv layers + 3 dense bidirectional GRUs of 256), CTC loss, AdamW;
 3. both together, as training runs: the step fed by a ``DataLoader`` with ``--train-workers``
    workers, reporting the share of wall time spent waiting for the next batch.
 
@@ -23,29 +23,24 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deepspeech_tt.data.batching import DurationBatchSampler
 from deepspeech_tt.data.dataset import Batch, SpeechDataset, collate
+from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.librispeech import read_librispeech
 from deepspeech_tt.data.manifest import Utterance, read_manifest
-from deepspeech_tt.data.text import ALPHABET
+from deepspeech_tt.data.synth import generate_corpus
+from deepspeech_tt.data.tokenizer import CharTokenizer
+from deepspeech_tt.model import DeepSpeech2
 
 RATE = 16_000
 HOP = 0.01
-
-
-class _Letters:
-    """Characters with blank 0 (``CharTokenizer``'s ids), without depending on its module."""
-
-    def encode(self, text: str) -> list[int]:
-        return [ALPHABET.index(c) + 1 for c in text]
 
 
 def _rows(args: argparse.Namespace, scratch: Path) -> list[Utterance]:
@@ -53,7 +48,6 @@ def _rows(args: argparse.Namespace, scratch: Path) -> list[Utterance]:
         return read_manifest(args.manifest)
     if args.corpus:
         return read_librispeech(args.corpus)
-    from deepspeech_tt.data.synth import generate_corpus
 
     generate_corpus(scratch / "corpus", hours=args.hours, dev_minutes=0.5, test_minutes=0.5)
     return read_librispeech(scratch / "corpus" / "train")
@@ -62,7 +56,7 @@ def _rows(args: argparse.Namespace, scratch: Path) -> list[Utterance]:
 def _loader(rows: list[Utterance], args: argparse.Namespace, workers: int) -> DataLoader:
     max_frames = int(args.batch_seconds / HOP)
     sampler = DurationBatchSampler([r.duration for r in rows], max_frames, sorta_grad=False)
-    dataset = SpeechDataset(rows, _Letters())
+    dataset = SpeechDataset(rows, CharTokenizer())
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=workers)
 
 
@@ -80,47 +74,13 @@ def _loader_alone(rows: list[Utterance], args: argparse.Namespace, workers: int)
     return audio / (time.perf_counter() - start)
 
 
-Features = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
-
-
-def _features() -> tuple[Features, int]:
-    """DeepSpeech2's log-spectrogram (20 ms window, 10 ms hop) and its feature size."""
-    try:
-        from deepspeech_tt.data.features import FeatureExtractor
-    except ImportError:
-        return _log_spectrogram, 161
-    extractor = FeatureExtractor("logspec", normalize="utterance")
-    return extractor, extractor.feature_dim
-
-
-def _log_spectrogram(audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-    """Stand-in until ``features.py`` lands: log(1 + |STFT|) of shape (B, T, 161)."""
-    spec = torch.stft(audio, 320, 160, window=torch.hann_window(320), return_complex=True)
-    return torch.log1p(spec.abs()).transpose(1, 2), lengths // 160 + 1
-
-
-class _DeepSpeech2(nn.Module):
-    """A stand-in DeepSpeech2: 2 conv layers, 3 BiGRU of 256, linear to 29 symbols."""
-
-    def __init__(self, n_freq: int = 161, hidden: int = 256, n_symbols: int = 29) -> None:
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, (41, 11), stride=(2, 2), padding=(20, 5)),
-            nn.BatchNorm2d(32),
-            nn.Hardtanh(0, 20),
-            nn.Conv2d(32, 32, (21, 11), stride=(2, 1), padding=(10, 5)),
-            nn.BatchNorm2d(32),
-            nn.Hardtanh(0, 20),
-        )
-        n_conv = 32 * ((((n_freq - 1) // 2 + 1) - 1) // 2 + 1)
-        self.gru = nn.GRU(n_conv, hidden, num_layers=3, bidirectional=True, batch_first=True)
-        self.out = nn.Linear(2 * hidden, n_symbols)
-
-    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.conv(x.transpose(1, 2).unsqueeze(1))  # (B, 32, F', T / 2)
-        x = x.flatten(1, 2).transpose(1, 2)  # (B, T / 2, 32 F')
-        x, _ = self.gru(x)  # (B, T / 2, 2 H)
-        return self.out(x).log_softmax(-1), (lengths - 1) // 2 + 1
+def _model() -> tuple[FeatureExtractor, DeepSpeech2]:
+    """The training step's modules: log-spectrogram features, a dense 2-conv + 3 BiGRU-256 model."""
+    features = FeatureExtractor("logspec", normalize="utterance")
+    model = DeepSpeech2(
+        features.feature_dim, CharTokenizer().vocab_size, rnn_layers=3, hidden_size=256
+    )
+    return features, model
 
 
 class _Trainer:
@@ -128,8 +88,7 @@ class _Trainer:
 
     def __init__(self) -> None:
         torch.manual_seed(0)
-        self.features, n_freq = _features()
-        self.model = _DeepSpeech2(n_freq)
+        self.features, self.model = _model()
         self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
 
     def step(self, batch: Batch) -> None:

@@ -113,7 +113,6 @@ class SpeechDataset(Dataset[Item | None]):
         factor = self.speed_factors[int(torch.randint(len(self.speed_factors), ()))]
         if factor == 1.0:
             return audio
-
         return speed_perturb(audio, factor)
 
 
