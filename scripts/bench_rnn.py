@@ -15,8 +15,15 @@ start: the memory a call needs beyond the weights it holds. Linux only; elsewher
 columns give MiB and, in brackets, the ratio to nn.GRU (a dense forward under no_grad needs
 almost nothing, so that ratio can be large while the MiB are small).
 
-Example (a quick look; the full grid is the default)::
+Every row says whether the issue's targets that apply to it are met ("met", "MISSED", or "-"
+where none applies), and a list of the missed ones follows the table. ``--output`` also writes the
+whole report, with the command that made it, to a Markdown file.
 
+Examples::
+
+    # the full grid of the issue (H 512/1024, B 1/16, four formats, ranks 4/8/16, T=200)
+    python scripts/bench_rnn.py --output bench_rnn.md
+    # a quick look at one case
     python scripts/bench_rnn.py --hidden 512 --batch 1 --formats tt --ranks 4 --steps 20
 """
 
@@ -26,12 +33,14 @@ import argparse
 import contextlib
 import ctypes
 import gc
+import itertools
 import json
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -75,6 +84,8 @@ def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 
 MAKERS = {"fwd": inference, "train": training_step}
+RECONSTRUCT_TARGET = 1.10  # reconstruct training step / nn.GRU's
+AUTO_TARGET = 1.05  # auto / the faster of reconstruct and contract, both modes
 
 
 def time_case(hidden: int, batch: int, fmt: str, rank: int, args: argparse.Namespace) -> dict:
@@ -154,7 +165,8 @@ def _cell(value: float | None, base: float | None, unit: str = "") -> str:
     return f"{value:.1f} ({ratio}x)" if unit else ratio
 
 
-def table_rows(label: str, case: dict, memory: dict[Key, float]) -> list[str]:
+def table_rows(label: str, case: dict, memory: dict[Key, float], verdicts: dict[str, str]
+               ) -> list[str]:
     t, plans = case["seconds"], case["plans"]
     rows = []
     for strategy in RUNNERS[1:]:
@@ -168,27 +180,38 @@ def table_rows(label: str, case: dict, memory: dict[Key, float]) -> list[str]:
             f"| {label} | {shown} | {case['params']:,} | {case['compression']:.1f}x | "
             + " | ".join(cells)
             + f" | {t['dense', 'fwd'] * 1e3:.1f} / {t['dense', 'train'] * 1e3:.1f} ms, "
-            f"{dense_mem} MiB |"
+            f"{dense_mem} MiB | {verdicts[strategy]} |"
         )
     return rows
 
 
-def target_notes(hidden: int, batch: int, fmt: str, rank: int, case: dict) -> list[str]:
-    """The issue's targets checked on one case; a line for each that is missed."""
+def target_checks(hidden: int, batch: int, fmt: str, rank: int, case: dict
+                  ) -> tuple[dict[str, str], list[str]]:
+    """The issue's targets checked on one case.
+
+    Returns the verdict shown in each strategy's row ("met", "MISSED" or "-" where no target
+    applies) and a line for each missed target.
+    """
     t = case["seconds"]
     where = f"H={hidden} B={batch} {fmt} r={rank}"
-    notes = []
-    if t["reconstruct", "train"] > 1.10 * t["dense", "train"]:
-        ratio = t["reconstruct", "train"] / t["dense", "train"]
-        notes.append(f"{where}: reconstruct training step {ratio:.2f}x nn.GRU (> 1.10x)")
+    verdicts, notes = {"reconstruct": "met", "contract": "-", "auto": "met"}, []
+    ratio = t["reconstruct", "train"] / t["dense", "train"]
+    if ratio > RECONSTRUCT_TARGET:
+        verdicts["reconstruct"] = "MISSED"
+        notes.append(f"{where}: reconstruct training step {ratio:.2f}x nn.GRU "
+                     f"(> {RECONSTRUCT_TARGET:.2f}x)")
     for mode in MODES:
         best = min(t["reconstruct", mode], t["contract", mode])
-        if t["auto", mode] > 1.05 * best:
-            notes.append(f"{where}: auto {mode} {t['auto', mode] / best:.2f}x the faster (> 1.05x)")
-    small_tt = fmt == "tt" and rank <= 8 and batch == 1 and hidden == 1024
-    if small_tt and t["contract", "fwd"] >= t["dense", "fwd"]:
-        notes.append(f"{where}: contract forward not faster than nn.GRU")
-    return notes
+        if t["auto", mode] > AUTO_TARGET * best:
+            verdicts["auto"] = "MISSED"
+            notes.append(f"{where}: auto {mode} {t['auto', mode] / best:.2f}x the faster "
+                         f"(> {AUTO_TARGET:.2f}x)")
+    if fmt == "tt" and rank <= 8 and batch == 1 and hidden == 1024:
+        verdicts["contract"] = "met"
+        if t["contract", "fwd"] >= t["dense", "fwd"]:
+            verdicts["contract"] = "MISSED"
+            notes.append(f"{where}: contract forward not faster than nn.GRU")
+    return verdicts, notes
 
 
 def parse_args() -> argparse.Namespace:
@@ -202,6 +225,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory columns")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="also write the Markdown report (header, table, targets) here")
     parser.add_argument("--memory-probe", nargs=5, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -214,26 +239,35 @@ def main() -> None:
         hidden, batch, fmt, rank, steps = args.memory_probe
         print(json.dumps(memory_probe(int(hidden), int(batch), fmt, int(rank), int(steps))))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, T={args.steps}, "
-          f"bidirectional single layer, input size = H; medians of {args.repeats}; ratios to "
-          "nn.GRU (lower is better); auto (inference/training choice: r or c)\n")
-    print("| H | B | format | rank | strategy | params | compression | fwd time | train time "
-          "| fwd mem MiB | train mem MiB | nn.GRU fwd / train |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    report: list[str] = []
+
+    def emit(line: str = "") -> None:
+        print(line, flush=True)
+        report.append(line)
+
+    emit(f"Command: `python scripts/bench_rnn.py {' '.join(sys.argv[1:])}`\n")
+    emit(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, T={args.steps}, "
+         f"bidirectional single layer, input size = H; medians of {args.repeats}; ratios to "
+         "nn.GRU (lower is better); auto (inference/training choice: r or c); targets: "
+         f"reconstruct train <= {RECONSTRUCT_TARGET:.2f}x, auto <= {AUTO_TARGET:.2f}x the faster "
+         "strategy, contract fwd < 1x at H=1024, B=1, TT rank <= 8\n")
+    emit("| H | B | format | rank | strategy | params | compression | fwd time | train time "
+         "| fwd mem MiB | train mem MiB | nn.GRU fwd / train | targets |")
+    emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes: list[str] = []
-    for hidden in args.hidden:
-        for batch in args.batch:
-            for fmt in args.formats:
-                for rank in args.ranks:
-                    case = time_case(hidden, batch, fmt, rank, args)
-                    memory = {} if args.no_memory else memory_case(
-                        hidden, batch, fmt, rank, args.steps)
-                    label = f"{hidden} | {batch} | {fmt} | {rank}"
-                    print("\n".join(table_rows(label, case, memory)), flush=True)
-                    notes += target_notes(hidden, batch, fmt, rank, case)
-    print("\nTargets missed:" if notes else "\nAll targets met.")
+    for hidden, batch, fmt, rank in itertools.product(args.hidden, args.batch, args.formats,
+                                                      args.ranks):
+        case = time_case(hidden, batch, fmt, rank, args)
+        memory = {} if args.no_memory else memory_case(hidden, batch, fmt, rank, args.steps)
+        verdicts, missed = target_checks(hidden, batch, fmt, rank, case)
+        for row in table_rows(f"{hidden} | {batch} | {fmt} | {rank}", case, memory, verdicts):
+            emit(row)
+        notes += missed
+    emit("\nTargets missed:" if notes else "\nAll targets met.")
     for note in notes:
-        print(f"- {note}")
+        emit(f"- {note}")
+    if args.output is not None:
+        args.output.write_text("\n".join(report) + "\n")
 
 
 if __name__ == "__main__":

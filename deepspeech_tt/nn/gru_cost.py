@@ -1,6 +1,6 @@
 """Cost of running a factorized GRU layer each way, the per-layer choice, and parameter counts.
 
-The estimate is a time, from each format's multiply-add counts and four rates:
+The estimate is a time, from each format's multiply-add counts and a few rates:
 
 * dense matrix products inside the fused GRU run at GEMM speed, except that a per-step product
   at small batch is bound by reading the whole matrix from memory (a matrix-vector product);
@@ -8,10 +8,15 @@ The estimate is a time, from each format's multiply-add counts and four rates:
   times slower per multiply-add than a GEMM;
 * every tensor operation that Python dispatches in the contract loop costs a fixed time.
 
-The rates were measured on the 2-core development CPU, one thread, fp32 (GEMM ~50 GMAC/s,
-matrix-vector ~5 G values/s, TT products 3-40 GMAC/s, ~8 us per operation, ~18 operations per
-contract step). They need only be right near the crossover, where either choice is within a few
-percent of the other; ``FactorizedGRU(strategy=...)`` overrides the choice.
+The rates were measured on the 2-core development CPU, fp32, at T = 200 (two threads unless
+said otherwise): a dense matrix-vector product of torch's GRU streams ~7 G values/s; its backward
+step at small batch costs about four such reads of the matrix (the weight gradient is an outer
+product written and accumulated at every step); batched factor contractions reach ~8 GMAC/s
+(one thread 3-8), rebuilding W ~10 GMAC/s; a contract step's product on cache-resident factors
+~40 GMAC/s plus ~5 us for each Python-dispatched operation (~10 for the gates, ~3 per factor);
+the contract loop's backward costs ~5 times its forward. They need only be right near the
+crossover, where either choice is within a few percent of the other;
+``FactorizedGRU(strategy=...)`` overrides the choice.
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ Strategy = Literal["reconstruct", "contract"]
 STRATEGIES: tuple[str, ...] = ("reconstruct", "contract", "auto")
 
 GEMM_MACS_PER_S = 50e9  # dense products of the fused GRU
-READ_VALUES_PER_S = 5e9  # a matrix-vector product streams its matrix from memory
-FACTOR_MACS_PER_S = 10e9  # contractions with factors: small einsum steps with permutes
-REBUILD_MACS_PER_S = 3e9  # to_dense: its output is large and permuted into place
-OP_SECONDS = 8e-6  # one tensor operation dispatched from Python
-STEP_OPS = 18  # operations of one contract step: the factor product and the gate arithmetic
-# Backward time relative to forward time: the fused operator replays its products twice; the
-# Python loop also replays every small operation through autograd.
+READ_VALUES_PER_S = 7e9  # a matrix-vector product streams its matrix from memory
+FUSED_BACKWARD_READS = 4.0  # a backward step at small batch: matrix reads of the same cost
+FACTOR_MACS_PER_S = 8e9  # batched contractions with factors: small-K GEMMs and permutes
+STEP_MACS_PER_S = 40e9  # one step's product with cache-resident factors
+REBUILD_MACS_PER_S = 10e9  # to_dense: memory-bound, its output is as large as W
+OP_SECONDS = 5e-6  # one tensor operation dispatched from Python
+GATE_OPS = 10  # operations of one contract step besides the product
+OPS_PER_FACTOR = 3  # operations of the product per factor tensor (GEMM, reshapes, permutes)
+# Backward time relative to forward time: the fused operator's projections and the rebuild
+# replay their products twice; the Python loop replays every small operation through autograd.
 FUSED_BACKWARD = 2.0
-LOOP_BACKWARD = 3.0
+LOOP_BACKWARD = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,15 +57,21 @@ class LayerCost:
 
 
 def reconstruct_seconds(
-    weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int
+    weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
+    training: bool = False,
 ) -> float:
-    """One direction, forward: rebuild W and U, then the fused dense GRU."""
+    """One direction: rebuild W and U, then the fused dense GRU (forward, or forward+backward)."""
     three_h, inputs = weight_ih.shape
     hidden = weight_hh.in_features
     rebuild = (weight_ih.flops_to_dense() + weight_hh.flops_to_dense()) / REBUILD_MACS_PER_S
     projection = steps * batch * three_h * inputs / GEMM_MACS_PER_S
-    step = max(batch * three_h * hidden / GEMM_MACS_PER_S, three_h * hidden / READ_VALUES_PER_S)
-    return rebuild + projection + steps * step
+    product = batch * three_h * hidden / GEMM_MACS_PER_S
+    read = three_h * hidden / READ_VALUES_PER_S
+    forward = rebuild + projection + steps * max(product, read)
+    if not training:
+        return forward
+    backward_step = max(FUSED_BACKWARD * product, FUSED_BACKWARD_READS * read)
+    return forward + FUSED_BACKWARD * (rebuild + projection) + steps * backward_step
 
 
 def contract_seconds(
@@ -66,10 +80,11 @@ def contract_seconds(
     """One direction, forward: batched input projection, then a Python loop over the steps."""
     projection = weight_ih.flops_matmul(steps * batch) / FACTOR_MACS_PER_S
     product = max(
-        weight_hh.flops_matmul(batch) / FACTOR_MACS_PER_S,
+        weight_hh.flops_matmul(batch) / STEP_MACS_PER_S,
         weight_hh.num_parameters() / READ_VALUES_PER_S,
     )
-    return projection + steps * (product + STEP_OPS * OP_SECONDS)
+    ops = GATE_OPS + OPS_PER_FACTOR * len(list(weight_hh.parameters()))
+    return projection + steps * (product + ops * OP_SECONDS)
 
 
 def layer_cost(
@@ -82,12 +97,12 @@ def layer_cost(
     training: bool,
 ) -> LayerCost:
     """Cost of one layer of ``directions`` directions on a (steps, batch) input, each way."""
-    sizes = dict(steps=steps, batch=batch)
-    fused = 1.0 + FUSED_BACKWARD if training else 1.0
     loop = 1.0 + LOOP_BACKWARD if training else 1.0
     return LayerCost(
-        reconstruct=directions * fused * reconstruct_seconds(weight_ih, weight_hh, **sizes),
-        contract=directions * loop * contract_seconds(weight_ih, weight_hh, **sizes),
+        reconstruct=directions * reconstruct_seconds(
+            weight_ih, weight_hh, steps=steps, batch=batch, training=training),
+        contract=directions * loop * contract_seconds(weight_ih, weight_hh, steps=steps,
+                                                      batch=batch),
     )
 
 

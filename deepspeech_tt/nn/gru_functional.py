@@ -18,6 +18,8 @@ All tensors here are time-major: x (T, B, F), h (B, H) per direction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -162,10 +164,11 @@ def contracted_direction(
     gates_x, bias_hn = _fold_biases(gates_x, bias_ih, bias_hh, hidden)  # (T, B, 3H)
     mask = None if lengths is None else length_mask(lengths.to(x.device), steps)
     order = range(steps - 1, -1, -1) if reverse else range(steps)
+    hidden_product = weight_hh.product()  # factors arranged once for all steps
     h = h0
     outputs: list[Tensor] = [h0] * steps
     for t in order:
-        h_new = _gru_step(gates_x[t], h, weight_hh, bias_hn)  # (B, H)
+        h_new = _gru_step(gates_x[t], h, hidden_product, bias_hn)  # (B, H)
         # Steps past a sequence's end leave its state alone: forward, h_n is the state at the
         # last real step; reversed, the state stays h0 until the sequence's last real step.
         h = h_new if mask is None else torch.where(mask[t], h_new, h)
@@ -190,11 +193,14 @@ def _fold_biases(
 
 
 def _gru_step(
-    gates_x: Tensor, h: Tensor, weight_hh: FactorizedMatrix, bias_hn: Tensor | None
+    gates_x: Tensor, h: Tensor, hidden_product: Callable[[Tensor], Tensor], bias_hn: Tensor | None
 ) -> Tensor:
-    """h' = (1 - z) * n + z * h with torch's gate equations; gates_x (B, 3H), h (B, H)."""
+    """h' = (1 - z) * n + z * h with torch's gate equations; gates_x (B, 3H), h (B, H).
+
+    ``hidden_product`` is ``h -> h @ W_hh.T`` (a format's ``product()``).
+    """
     hidden = h.size(-1)
-    gates_h = weight_hh.matmul(h)  # (B, 3H)
+    gates_h = hidden_product(h)  # (B, 3H)
     r, z = torch.sigmoid(gates_x[:, : 2 * hidden] + gates_h[:, : 2 * hidden]).chunk(2, dim=1)
     h_n = gates_h[:, 2 * hidden :]
     if bias_hn is not None:

@@ -10,6 +10,8 @@ N inputs, as in ``nn.Linear`` -- in some parametrisation. Every format offers:
 * ``to_dense()``: W itself, differentiable with respect to the factors;
 * ``matmul(x)``: ``x @ W.T`` for ``x`` of shape (..., N), computed from the factors
   without forming W;
+* ``product()``: a function that computes ``matmul`` on small batches with the factors arranged
+  once, for many products with the same weights (the steps of a recurrence);
 * ``num_parameters()``: the exact number of stored values;
 * ``flops_matmul(batch)`` and ``flops_to_dense()``: multiply-adds of the two ways of running it,
   so that callers can pick the cheaper one.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import torch
@@ -79,6 +81,14 @@ class FactorizedMatrix(nn.Module, ABC):
     @abstractmethod
     def matmul(self, x: Tensor) -> Tensor:
         """``x @ W.T`` for x of shape (..., in_features), never forming W."""
+
+    def product(self) -> Callable[[Tensor], Tensor]:
+        """``x -> x @ W.T`` for x (B, in_features), for many calls with unchanged factors.
+
+        Formats whose ``matmul`` rearranges its factors on every call arrange them once here
+        (differentiably: call it again after the factors change, e.g. once per forward pass).
+        """
+        return self.matmul
 
     @abstractmethod
     def flops_matmul(self, batch: int) -> int:

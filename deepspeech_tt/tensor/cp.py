@@ -32,6 +32,7 @@ import torch
 from tensorly.decomposition import parafac
 from torch import Tensor, nn
 
+from deepspeech_tt.tensor.assembly import cp_assembly_macs, cp_to_matrix
 from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, default_init_std, matrix_size
 from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
 from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
@@ -71,7 +72,7 @@ class CPMatrix(FactorizedMatrix):
         self.factors = nn.ParameterList(
             nn.Parameter(torch.randn(shape) * factor_std) for shape in self.factor_shapes()
         )
-        self._dense_eq, self._matmul_eq = _equations(len(self.out_shape))
+        self._matmul_eq = _product_equation(len(self.out_shape))
 
     @classmethod
     def from_dense(
@@ -95,8 +96,7 @@ class CPMatrix(FactorizedMatrix):
         return [(m, n, self.rank) for m, n in zip(self.out_shape, self.in_shape, strict=True)]
 
     def to_dense(self) -> Tensor:
-        tensor = contract(self._dense_eq, *self.factors)  # (m_1..m_d, n_1..n_d)
-        return tensor.reshape(self.out_features, self.in_features)
+        return cp_to_matrix(list(self.factors))  # (M, N), see deepspeech_tt.tensor.assembly
 
     def matmul(self, x: Tensor) -> Tensor:
         flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
@@ -108,7 +108,7 @@ class CPMatrix(FactorizedMatrix):
         return count_macs(self._matmul_eq, shapes, self.numel)
 
     def flops_to_dense(self) -> int:
-        return count_macs(self._dense_eq, self.factor_shapes())
+        return cp_assembly_macs(self.factor_shapes())
 
     def extra_repr(self) -> str:
         return f"out_shape={self.out_shape}, in_shape={self.in_shape}, rank={self.rank}"
@@ -152,11 +152,9 @@ def _exact_cp(tensor: np.ndarray) -> list[np.ndarray]:
     return factors
 
 
-def _equations(d: int) -> tuple[str, str]:
-    """einsum equations of to_dense (factors -> W tensor) and matmul (x, factors -> y)."""
+def _product_equation(d: int) -> str:
+    """The einsum equation of matmul (x, factors -> y)."""
     outs, ins = symbols(d), symbols(d, d)
     term, batch = symbols(2, 2 * d)
     factors = ",".join(outs[k] + ins[k] + term for k in range(d))
-    dense = f"{factors}->{''.join(outs)}{''.join(ins)}"
-    product = f"{batch}{''.join(ins)},{factors}->{batch}{''.join(outs)}"
-    return dense, product
+    return f"{batch}{''.join(ins)},{factors}->{batch}{''.join(outs)}"

@@ -26,12 +26,14 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from tensorly.decomposition import tensor_train_matrix
 from torch import Tensor, nn
 
+from deepspeech_tt.tensor.assembly import tt_assembly_macs, tt_to_matrix
 from deepspeech_tt.tensor.base import (
     FactorizedMatrix,
     FormatError,
@@ -70,7 +72,7 @@ class TensorTrainMatrix(FactorizedMatrix):
         self.cores = nn.ParameterList(
             nn.Parameter(torch.randn(shape) * core_std) for shape in self.core_shapes()
         )
-        self._dense_eq, self._matmul_eq = _equations(len(self.out_shape))
+        self._matmul_eq = _product_equation(len(self.out_shape))
 
     @classmethod
     def from_dense(
@@ -91,20 +93,29 @@ class TensorTrainMatrix(FactorizedMatrix):
         return [(a, m, n, b) for a, m, n, b in modes]
 
     def to_dense(self) -> Tensor:
-        tensor = contract(self._dense_eq, *self.cores)  # (m_1..m_d, n_1..n_d)
-        return tensor.reshape(self.out_features, self.in_features)
+        return tt_to_matrix(list(self.cores))  # (M, N), see deepspeech_tt.tensor.assembly
 
     def matmul(self, x: Tensor) -> Tensor:
         flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
         y = contract(self._matmul_eq, flat, *self.cores, free_limit=self.numel)
         return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
 
+    def product(self) -> Callable[[Tensor], Tensor]:
+        """``x (B, N) -> x @ W.T`` core by core, each core arranged once as a matrix.
+
+        ``matmul`` plans for any batch and rearranges every core at each call; at the batch
+        sizes of a recurrence (one time step) that rearranging is most of its time.
+        """
+        matrices = [_as_step_matrix(core) for core in self.cores]
+        return partial(_tt_chain, matrices=matrices, out_shape=self.out_shape,
+                       in_shape=self.in_shape)
+
     def flops_matmul(self, batch: int) -> int:
         shapes = [(batch, *self.in_shape), *self.core_shapes()]
         return count_macs(self._matmul_eq, shapes, self.numel)
 
     def flops_to_dense(self) -> int:
-        return count_macs(self._dense_eq, self.core_shapes())
+        return tt_assembly_macs(self.core_shapes())
 
     def extra_repr(self) -> str:
         return (f"out_shape={self.out_shape}, in_shape={self.in_shape}, "
@@ -132,11 +143,40 @@ def tt_ranks(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) 
     return (1, *inner, 1)
 
 
-def _equations(d: int) -> tuple[str, str]:
-    """einsum equations of to_dense (cores -> W tensor) and matmul (x, cores -> y)."""
+def _as_step_matrix(core: Tensor) -> Tensor:
+    """Core (r_{k-1}, m_k, n_k, r_k) as the matrix (m_k r_k, r_{k-1} n_k) of one chain step."""
+    left, m, n, right = core.shape
+    return core.permute(1, 3, 0, 2).reshape(m * right, left * n)
+
+
+def _tt_chain(x: Tensor, matrices: list[Tensor], out_shape: tuple[int, ...],
+              in_shape: tuple[int, ...]) -> Tensor:
+    """``x @ W.T`` for x (B, N), contracting the input modes first to last.
+
+    Before step k the state is (P, r_{k-1} n_k, Q): P = B m_1 .. m_{k-1} rows done,
+    Q = n_{k+1} .. n_d input modes still to contract; the step makes it (P, m_k r_k, Q), which
+    is (P m_k, r_k n_{k+1}, Q / n_{k+1}) for the next one. One GEMM per core, and one small
+    transpose where neither P nor Q is 1.
+    """
+    batch = x.shape[0]
+    state, rows, rest = x, batch, math.prod(in_shape)
+    for matrix, m, n in zip(matrices, out_shape, in_shape, strict=True):
+        rest //= n
+        fold = state.reshape(rows, matrix.shape[1], rest)  # (P, r_{k-1} n_k, Q)
+        if rest == 1:
+            state = fold.reshape(rows, -1) @ matrix.T  # (P, m_k r_k)
+        elif rows == 1:
+            state = matrix @ fold.reshape(-1, rest)  # (m_k r_k, Q)
+        else:
+            flat = fold.transpose(1, 2).reshape(rows * rest, -1) @ matrix.T  # (P Q, m_k r_k)
+            state = flat.view(rows, rest, -1).transpose(1, 2)  # (P, m_k r_k, Q)
+        rows *= m
+    return state.reshape(batch, -1)
+
+
+def _product_equation(d: int) -> str:
+    """The einsum equation of matmul (x, cores -> y)."""
     outs, ins, bonds = symbols(d), symbols(d, d), symbols(d + 1, 2 * d)
     batch = symbols(1, 3 * d + 1)[0]
     cores = ",".join(bonds[k] + outs[k] + ins[k] + bonds[k + 1] for k in range(d))
-    dense = f"{cores}->{''.join(outs)}{''.join(ins)}"
-    product = f"{batch}{''.join(ins)},{cores}->{batch}{''.join(outs)}"
-    return dense, product
+    return f"{batch}{''.join(ins)},{cores}->{batch}{''.join(outs)}"

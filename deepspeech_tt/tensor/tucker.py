@@ -33,6 +33,7 @@ import torch
 from tensorly.decomposition import tucker
 from torch import Tensor, nn
 
+from deepspeech_tt.tensor.assembly import tucker_assembly_macs, tucker_to_matrix
 from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, default_init_std, matrix_size
 from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
 from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
@@ -71,7 +72,7 @@ class TuckerMatrix(FactorizedMatrix):
         self.factors = nn.ParameterList(
             nn.Parameter(_orthonormal(shape)) for shape in self.factor_shapes()
         )
-        self._dense_eq, self._matmul_eq = _equations(len(self.out_shape))
+        self._matmul_eq = _product_equation(len(self.out_shape))
 
     @classmethod
     def from_dense(
@@ -98,8 +99,8 @@ class TuckerMatrix(FactorizedMatrix):
         return [(m, n, r) for m, n, r in modes]
 
     def to_dense(self) -> Tensor:
-        tensor = contract(self._dense_eq, self.core, *self.factors)  # (m_1..m_d, n_1..n_d)
-        return tensor.reshape(self.out_features, self.in_features)
+        # (M, N), see deepspeech_tt.tensor.assembly
+        return tucker_to_matrix(self.core, list(self.factors))
 
     def matmul(self, x: Tensor) -> Tensor:
         flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
@@ -111,7 +112,7 @@ class TuckerMatrix(FactorizedMatrix):
         return count_macs(self._matmul_eq, shapes, self.numel)
 
     def flops_to_dense(self) -> int:
-        return count_macs(self._dense_eq, [self.ranks, *self.factor_shapes()])
+        return tucker_assembly_macs(self.ranks, self.factor_shapes())
 
     def extra_repr(self) -> str:
         return f"out_shape={self.out_shape}, in_shape={self.in_shape}, ranks={self.ranks}"
@@ -135,11 +136,9 @@ def _orthonormal(shape: tuple[int, int, int]) -> Tensor:
     return q.reshape(m, n, r)
 
 
-def _equations(d: int) -> tuple[str, str]:
-    """einsum equations of to_dense (core, factors -> W) and matmul (x, core, factors -> y)."""
+def _product_equation(d: int) -> str:
+    """The einsum equation of matmul (x, core, factors -> y)."""
     outs, ins, core = symbols(d), symbols(d, d), symbols(d, 2 * d)
     batch = symbols(1, 3 * d)[0]
     operands = "".join(core) + "," + ",".join(outs[k] + ins[k] + core[k] for k in range(d))
-    dense = f"{operands}->{''.join(outs)}{''.join(ins)}"
-    product = f"{batch}{''.join(ins)},{operands}->{batch}{''.join(outs)}"
-    return dense, product
+    return f"{batch}{''.join(ins)},{operands}->{batch}{''.join(outs)}"
