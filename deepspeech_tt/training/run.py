@@ -1,0 +1,99 @@
+"""One training run from a composed config: build everything, check it, fit, report the best WER."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from deepspeech_tt.builders import (
+    build_data,
+    build_datamodule,
+    build_model,
+    build_optimizers,
+    build_trainer,
+    total_optimizer_steps,
+)
+from deepspeech_tt.builders.data import build_augment
+from deepspeech_tt.config import check_config
+from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
+from deepspeech_tt.training.callbacks import HParamsLogger, flat_hparams
+from deepspeech_tt.training.module import SpeechRecognizer
+
+log = logging.getLogger(__name__)
+
+HPARAMS = ("data.name", "features.kind", "tokenizer.kind", "model.name", "model.rnn_layers",
+           "model.hidden_size", "rnn.format", "rnn.rank", "rnn.strategy", "optim.name",
+           "optim.lr", "trainer.precision", "seed")  # fmt: skip
+"""Config values shown in TensorBoard's HPARAMS tab (with the recipe and the run's choices)."""
+
+
+def train(
+    cfg: DictConfig,
+    run_dir: str | Path,
+    choices: dict[str, Any] | None = None,
+    callbacks: Sequence[pl.Callback] = (),
+) -> float:
+    """Train the model ``cfg`` describes; checkpoints and TensorBoard logs go under ``run_dir``.
+
+    Args:
+        cfg: the composed config (``conf/config.yaml`` and overrides).
+        run_dir: the run's output directory (Hydra's, under ``outputs/``).
+        choices: the config-group choices (``{"recipe": "tiny_tt", ...}``), for the hparams.
+        callbacks: more Lightning callbacks.
+
+    Returns:
+        The best dev WER (NaN if no validation ran), for Hydra sweepers.
+    """
+    check_config(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    data = build_data(cfg)
+    model = build_model(cfg, data.features.feature_dim, data.tokenizer.vocab_size)
+    log.info("model:\n%s", model_summary(model))
+    datamodule = build_datamodule(cfg, data, model)
+    parameters = {"model/params_total": count_parameters(model),
+                  "model/params_rnn": rnn_parameters(model)}  # fmt: skip
+    hparams = _hparams(cfg, choices or {})
+    monitors = [HParamsLogger(hparams, parameters), *callbacks]
+    trainer = build_trainer(cfg, run_dir, callbacks=monitors)
+    steps = total_optimizer_steps(cfg.trainer, _batches_per_epoch(datamodule, trainer))
+    module = SpeechRecognizer(
+        data.features, model, data.tokenizer, build_optimizers(cfg.optim, steps),
+        augment=build_augment(cfg.features), config=_plain(cfg),
+        examples=cfg.trainer.example_transcripts,
+    )  # fmt: skip
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume)
+    return _best_wer(trainer)
+
+
+def _batches_per_epoch(datamodule: pl.LightningDataModule, trainer: pl.Trainer) -> int:
+    datamodule.trainer = trainer  # the loader shards by the trainer's world size
+    return len(datamodule.train_dataloader())
+
+
+def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
+    values = {name: OmegaConf.select(cfg, name) for name in HPARAMS}
+    groups = {f"choice.{group}": str(option) for group, option in choices.items()
+              if "/" not in group}  # fmt: skip
+    return flat_hparams({**groups, **values})
+
+
+def _plain(cfg: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    return {str(key): value for key, value in container.items()}
+
+
+def _best_wer(trainer: pl.Trainer) -> float:
+    for callback in trainer.checkpoint_callbacks:
+        score = getattr(callback, "best_model_score", None)
+        if getattr(callback, "monitor", None) == "val/wer" and score is not None:
+            return float(score)
+    return float("nan")

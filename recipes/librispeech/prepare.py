@@ -1,0 +1,92 @@
+"""Prepare LibriSpeech for ``python train.py recipe=librispeech_tt``: fetch or link, then check.
+
+    # download (about 60 GB of archives for 960 h; where openslr.org is reachable)
+    python recipes/librispeech/prepare.py --out data/LibriSpeech --download
+    # or point at a tree you already have (holding train-clean-100/, dev-clean/, ...)
+    python recipes/librispeech/prepare.py --out data/LibriSpeech --existing /corpora/LibriSpeech
+
+Then every split is checked once and its manifest written to ``<out>/manifests/<split>.jsonl``,
+where ``train.py`` looks for it (``data.manifest_dir``), so training starts without re-reading
+the audio. Splits already prepared are left as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import tarfile
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from deepspeech_tt.data.prepare import prepare_manifest
+
+URL = "https://www.openslr.org/resources/12/{part}.tar.gz"
+TRAIN = ("train-clean-100", "train-clean-360", "train-other-500")
+EVAL = ("dev-clean", "dev-other", "test-clean", "test-other")
+
+log = logging.getLogger("prepare_librispeech")
+
+
+def download(out: Path, parts: Sequence[str]) -> None:
+    """Fetch and unpack each missing part into ``out`` (archives hold ``LibriSpeech/<part>``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        if (out / part).is_dir():
+            continue
+        archive = out / f"{part}.tar.gz"
+        if not archive.is_file():
+            log.info("downloading %s", URL.format(part=part))
+            partial = archive.with_suffix(".partial")
+            urllib.request.urlretrieve(URL.format(part=part), partial)
+            partial.rename(archive)
+        log.info("unpacking %s", archive)
+        with tarfile.open(archive) as tar:
+            tar.extractall(out.parent / ".librispeech-unpack", filter="data")
+        shutil.move(out.parent / ".librispeech-unpack" / "LibriSpeech" / part, out / part)
+        archive.unlink()
+
+
+def link_existing(out: Path, existing: Path, parts: Sequence[str]) -> None:
+    """Make ``out/<part>`` point at ``existing/<part>`` for each part (nothing is copied)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        source = existing / part
+        if not source.is_dir():
+            raise SystemExit(f"error: {source} does not exist")
+        if not (out / part).exists():
+            (out / part).symlink_to(source.resolve(), target_is_directory=True)
+
+
+def prepare(out: Path, parts: Sequence[str], workers: int) -> None:
+    """Check each part's audio and transcripts and write its manifest (once)."""
+    for part in parts:
+        manifest = out / "manifests" / f"{part}.jsonl"
+        if manifest.is_file():
+            continue
+        prepared = prepare_manifest(out / part, manifest, format="librispeech", skip_bad=True,
+                                    workers=workers)  # fmt: skip
+        hours = sum(row.duration for row in prepared.rows) / 3600
+        log.info("%s: %d utterances, %.1f h -> %s", part, len(prepared.rows), hours, manifest)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("data/LibriSpeech"))
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--download", action="store_true", help="fetch from openslr.org")
+    source.add_argument("--existing", type=Path, help="a LibriSpeech tree already on disk")
+    parser.add_argument("--parts", nargs="+", default=[*TRAIN, *EVAL])
+    parser.add_argument("--workers", type=int, default=8, help="threads decoding audio")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.download:
+        download(args.out, args.parts)
+    else:
+        link_existing(args.out, args.existing, args.parts)
+    prepare(args.out, args.parts, args.workers)
+
+
+if __name__ == "__main__":
+    main()

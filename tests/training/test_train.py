@@ -1,0 +1,161 @@
+"""End-to-end training on the generated corpus: learning, checkpoints, TensorBoard, resume, DDP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from deepspeech_tt.builders import build_model
+from deepspeech_tt.config import compose_config
+from deepspeech_tt.data.audio import read_audio
+from deepspeech_tt.data.features import FeatureExtractor
+from deepspeech_tt.data.manifest import read_manifest
+from deepspeech_tt.data.tokenizer import tokenizer_from_state
+from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, read_checkpoint, submodule_state
+from deepspeech_tt.training.run import train
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["model.conv_layers=1", "model.hidden_size=64", "model.rnn_layers=2"]
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("manifests")
+
+
+def _overrides(corpus: Path, manifests: Path, *more: str) -> list[str]:
+    return [
+        f"data.root={corpus}", "data.generate_hours=null", f"data.manifest_dir={manifests}",
+        "data.num_workers=0", "data.stats_utterances=12", "trainer.enable_progress_bar=false",
+        "trainer.log_every_n_steps=1", "trainer.max_time=null", "trainer.max_epochs=100",
+        *SMALL, *more,
+    ]  # fmt: skip
+
+
+def _scalars(run_dir: Path) -> dict[str, list[float]]:
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def short_run(tiny_corpus: Path, manifests: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two epochs of the tiny_tt recipe's shape, validated each epoch."""
+    run_dir = tmp_path_factory.mktemp("run")
+    overrides = ["data.max_frames=2000", "trainer.max_epochs=2", "trainer.example_transcripts=2"]
+    train(compose_config(_overrides(tiny_corpus, manifests, *overrides)), run_dir,
+          choices={"recipe": "tiny_tt"})  # fmt: skip
+    return run_dir
+
+
+def test_overfitting_a_few_utterances_drives_the_loss_down(
+    tiny_corpus: Path, manifests: Path, tmp_path: Path
+) -> None:
+    overrides = ["data.train=[dev]", "rnn=dense", "optim.lr=5e-3", "optim.warmup=0.1",
+                 "data.max_frames=8000", "trainer.max_steps=30", "trainer.limit_val_batches=0",
+                 "trainer.checkpoint.every_n_steps=0"]  # fmt: skip
+    train(compose_config(_overrides(tiny_corpus, manifests, *overrides)), tmp_path)
+    losses = _scalars(tmp_path)["train/loss"]
+    assert len(losses) == 30
+    assert losses[-1] < 0.4 * losses[0]
+
+
+def test_tensorboard_has_the_curves_and_hparams(short_run: Path) -> None:
+    scalars = _scalars(short_run)
+    for tag in ("train/loss", "val/wer", "val/cer", "val/loss", "lr-AdamW", "train/grad_norm",
+                "train/audio_seconds_per_second", "model/params_total", "model/params_rnn"):
+        assert scalars.get(tag), tag
+    assert len(scalars["val/wer"]) == 2  # every epoch
+    events = EventAccumulator(str(short_run))
+    events.Reload()
+    assert "_hparams_/session_start_info" in events.summary_metadata
+    assert "val/examples/text_summary" in events.Tags()["tensors"]
+
+
+def test_checkpoint_decodes_with_nothing_else(short_run: Path, tiny_corpus: Path) -> None:
+    checkpoints = short_run / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file()
+    assert list(checkpoints.glob("best-*.ckpt"))
+    checkpoint = read_checkpoint(checkpoints / "last.ckpt")  # weights_only=True
+    ours = checkpoint[CHECKPOINT_KEY]
+    saved = ours["config"]  # the resolved config: everything is rebuilt from it alone
+    features = FeatureExtractor(
+        kind=saved["features"]["kind"], window_ms=saved["features"]["window_ms"],
+        hop_ms=saved["features"]["hop_ms"], normalize=saved["features"]["normalize"],
+    )  # fmt: skip
+    features.load_state_dict(submodule_state(checkpoint, "features"))
+    assert int(features.fitted_frames) > 0
+    tokenizer = tokenizer_from_state(ours["tokenizer"])
+    model = build_model(OmegaConf.create(saved), features.feature_dim, tokenizer.vocab_size)
+    model.load_state_dict(submodule_state(checkpoint, "model"))
+    model.eval()
+    row = read_manifest(Path(saved["data"]["manifest_dir"]) / "dev.jsonl")[0]
+    audio = read_audio(row.audio).unsqueeze(0)
+    with torch.no_grad():
+        log_probs, lengths = model(*features(audio, torch.tensor([audio.shape[1]])))
+    assert torch.isfinite(log_probs).all() and lengths.item() == log_probs.shape[1]
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAtStep(pl.Callback):
+    """Stops the run like a kill: at the start of the batch after ``step``, nothing saved."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            raise _Killed
+
+
+def test_resume_reaches_the_state_of_an_uninterrupted_run(
+    tiny_corpus: Path, manifests: Path, tmp_path: Path
+) -> None:
+    # 12 utterances in batches of at most 15 s: several batches an epoch, so the stop at step 3
+    # falls inside an epoch and the resumed run crosses an epoch boundary
+    overrides = _overrides(
+        tiny_corpus, manifests, "data.max_frames=1500", "trainer.max_steps=7",
+        "trainer.limit_val_batches=0", "trainer.checkpoint.every_n_steps=1", "model.dropout=0.2",
+        "features.spec_augment.freq_masks=1", "features.spec_augment.time_masks=1",
+    )  # fmt: skip
+    train(compose_config(overrides), tmp_path / "whole")
+    with pytest.raises(_Killed):
+        train(compose_config(overrides), tmp_path / "killed", callbacks=[_KillAtStep(3)])
+    last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 3
+    train(compose_config([*overrides, f"resume={last}"]), tmp_path / "resumed")
+    whole = torch.load(tmp_path / "whole/checkpoints/last.ckpt", weights_only=True)
+    resumed = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=True)
+    assert resumed["global_step"] == whole["global_step"] == 7
+    assert resumed["epoch"] == whole["epoch"]
+    for name, value in whole["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][name], value, rtol=0, atol=0, msg=name)
+    lr = [s["_last_lr"] for s in (whole["lr_schedulers"][0], resumed["lr_schedulers"][0])]
+    assert lr[0] == lr[1]
+
+
+def test_two_process_ddp_on_cpu_trains(tiny_corpus: Path, manifests: Path, tmp_path: Path) -> None:
+    overrides = _overrides(
+        tiny_corpus, manifests, "data.max_frames=1500", "trainer.max_steps=3",
+        "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
+        f"hydra.run.dir={tmp_path}",
+    )  # fmt: skip
+    result = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 3
+    assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr

@@ -1,0 +1,25 @@
+"""Train a DeepSpeech2 recogniser: ``python train.py [recipe=tiny_tt] [rank=4] [key=value ...]``.
+
+Recipes and groups are in ``conf/``; ``python train.py --help`` lists them, ``--cfg job``
+prints the composed config. Sweep with ``python train.py -m recipe=tiny_tt rank=2,4,8`` and
+compare with ``tensorboard --logdir outputs``.
+"""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from deepspeech_tt.config import register_configs
+from deepspeech_tt.training.run import train
+
+register_configs()
+
+
+@hydra.main(config_path="conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    runtime = HydraConfig.get().runtime
+    return train(cfg, run_dir=runtime.output_dir, choices=dict(runtime.choices))
+
+
+if __name__ == "__main__":
+    main()
