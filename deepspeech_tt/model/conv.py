@@ -102,7 +102,9 @@ class ConvFrontEnd(nn.Module):
     Args:
         num_features: F, frequency bins of the input features.
         num_layers: how many of DeepSpeech2's layers (``DEEPSPEECH2_CONV``) to use.
-        layers: other layers instead, (time, frequency) order; overrides ``num_layers``.
+        time_stride: the first of those layers' stride in time (DeepSpeech2's is 2).
+        layers: other layers instead, (time, frequency) order; overrides ``num_layers`` and
+            ``time_stride``.
 
     Attributes:
         output_size: features per output frame, channels x frequency bins (the RNN input size).
@@ -112,7 +114,7 @@ class ConvFrontEnd(nn.Module):
     """
 
     def __init__(
-        self, num_features: int, num_layers: int = 2,
+        self, num_features: int, num_layers: int = 2, time_stride: int = 2,
         layers: tuple[ConvLayerSpec, ...] | None = None,
     ) -> None:
         super().__init__()
@@ -121,7 +123,11 @@ class ConvFrontEnd(nn.Module):
                 raise ValueError(
                     f"DeepSpeech2 has 1 to {len(DEEPSPEECH2_CONV)} conv layers, got {num_layers}"
                 )
-            layers = DEEPSPEECH2_CONV[:num_layers]
+            if time_stride < 1:
+                raise ValueError(f"time_stride must be at least 1, got {time_stride}")
+            first, *rest = DEEPSPEECH2_CONV[:num_layers]
+            stride = (time_stride, first.stride[1])
+            layers = (ConvLayerSpec(first.channels, first.kernel, stride), *rest)
         blocks, channels, bins = [], 1, num_features
         for index, spec in enumerate(layers):
             block = ConvBlock(channels, spec.channels, spec.kernel, spec.stride)

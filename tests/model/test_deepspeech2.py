@@ -14,6 +14,7 @@ from .helpers import LENGTHS, MIXED, NUM_FEATURES, VOCAB, padded_batch, small_mo
 VARIANTS = {
     "bidirectional, summed": dict(),
     "bidirectional, concatenated, 3 conv": dict(sum_directions=False, conv_layers=3),
+    "1 conv of time stride 3": dict(conv_layers=1, time_stride=3),
     "unidirectional with lookahead": dict(bidirectional=False, lookahead_context=2),
 }
 
