@@ -27,6 +27,7 @@ def build_model(cfg: DictConfig, num_features: int, vocab_size: int) -> DeepSpee
             num_features,
             vocab_size,
             conv_layers=model_cfg.conv_layers,
+            time_stride=model_cfg.time_stride,
             rnn_layers=model_cfg.rnn_layers,
             hidden_size=model_cfg.hidden_size,
             bidirectional=model_cfg.bidirectional,

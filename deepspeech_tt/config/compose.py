@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -47,3 +48,18 @@ def check_config(cfg: DictConfig) -> None:
     unknown = sorted(str(key) for key in cfg if key not in valid and key != "hydra")
     if unknown:
         raise ValueError(f"unknown config key(s) {unknown}; the top level has {sorted(valid)}")
+
+
+def config_from_checkpoint(saved: Mapping[str, Any]) -> DictConfig:
+    """A checkpoint's saved config on top of the schema's defaults.
+
+    Keys added to the schema after the checkpoint was written take their defaults (which
+    keep the old behaviour), so older checkpoints still rebuild their model.
+    """
+    from omegaconf import OmegaConf
+
+    from deepspeech_tt.config.schema import Config
+
+    merged = OmegaConf.merge(OmegaConf.structured(Config), dict(saved))
+    assert isinstance(merged, DictConfig)
+    return merged

@@ -64,6 +64,7 @@ class TokenizerConfig:
 class ModelConfig:
     name: str = MISSING  # size preset shown in logs (tiny, ds2)
     conv_layers: int = 2  # DeepSpeech2's 2-D convolutions in the front-end (1 to 3)
+    time_stride: int = 2  # frames the front-end merges (DeepSpeech2: 2; 3 is a third cheaper)
     rnn_layers: int = 3  # stacked (Bi)GRU layers
     hidden_size: int = 256  # GRU hidden units per direction
     bidirectional: bool = True  # BiGRU; False: unidirectional with a lookahead convolution
@@ -116,6 +117,7 @@ class TrainerConfig:
     num_sanity_val_steps: int = 0  # dev batches run before training, to catch errors early
     example_transcripts: int = 3  # dev transcripts written to the log each validation
     enable_progress_bar: bool = True  # tqdm progress bar
+    test_after_fit: bool = True  # greedy WER/CER of the best checkpoint on data.test at the end
     threads: int | None = None  # torch intra-op threads; None: torch's default
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)  # what is kept
 

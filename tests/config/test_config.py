@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from hydra.errors import HydraException
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from deepspeech_tt.builders import build_model
 from deepspeech_tt.builders.model import ModelConfigError
-from deepspeech_tt.config import compose_config
+from deepspeech_tt.config import compose_config, config_from_checkpoint
 from deepspeech_tt.config.compose import CONFIG_DIR
 from deepspeech_tt.model import count_parameters
 
@@ -114,3 +115,15 @@ def test_train_py_refuses_an_unknown_recipe_at_start() -> None:
     assert result.returncode != 0
     assert "Available options in 'recipe'" in result.stderr
     assert "tiny_tt" in result.stderr
+
+
+def test_a_checkpoint_config_missing_newer_keys_rebuilds_its_model() -> None:
+    cfg = compose_config(["recipe=tiny_tt", "rank=2"])
+    saved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(saved, dict)
+    del saved["model"]["time_stride"]  # written before the key existed
+    restored = config_from_checkpoint(saved)
+    assert restored.model.time_stride == 2  # DeepSpeech2's, the behaviour before the key
+    assert restored.rnn.rank == 2
+    model = build_model(restored, NUM_FEATURES[restored.features.kind], CHAR_VOCAB)
+    assert model.conv.output_lengths(300) == 150
