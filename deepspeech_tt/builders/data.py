@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 class PreparedData:
     train: list[Utterance]  # training utterances (all of them; filtered with the model later)
     dev: list[Utterance]  # dev utterances
+    test: list[Utterance]  # held-out utterances, decoded after training
     tokenizer: Tokenizer  # CharTokenizer or BpeTokenizer
     features: FeatureExtractor  # with its normalisation statistics fitted
 
@@ -66,13 +67,14 @@ def build_data(cfg: DictConfig) -> PreparedData:
     with _locked(cache / ".prepare.lock"):
         train = _manifest(data, data.train, cache)
         dev = _manifest(data, data.dev, cache)
+        test = _manifest(data, data.test, cache)
         tokenizer = _tokenizer(cfg, train, cache)
         features = _feature_extractor(cfg, train, cache)
-    return PreparedData(train=train, dev=dev, tokenizer=tokenizer, features=features)
+    return PreparedData(train=train, dev=dev, test=test, tokenizer=tokenizer, features=features)
 
 
 def build_datamodule(cfg: DictConfig, data: PreparedData, model: nn.Module) -> SpeechDataModule:
-    """Loaders of the training utterances CTC can use and of the dev utterances.
+    """Loaders of the training utterances CTC can use and of the dev and test utterances.
 
     Training utterances outside ``[min_duration, max_duration]`` or with more labels than the
     model has output frames for are dropped, and the report is logged.
@@ -84,16 +86,23 @@ def build_datamodule(cfg: DictConfig, data: PreparedData, model: nn.Module) -> S
         output_frames=model.output_lengths, hop_seconds=hop,  # type: ignore[arg-type]
     )  # fmt: skip
     log.info("training data: %s", report.summary())
-    dev, dev_report = filter_utterances(data.dev, max_duration=d.max_frames * hop)
-    if dev_report.kept < dev_report.total:
-        log.warning("dev data: %s", dev_report.summary())
+    dev = _evaluated(data.dev, "dev", d.max_frames * hop)
+    test = _evaluated(data.test, "test", d.max_frames * hop)
     speed = None if d.speed_perturbation is None else tuple(d.speed_perturbation)
     batching = BatchingSettings(
         max_frames=d.max_frames, hop_seconds=hop, num_buckets=d.num_buckets,
         sorta_grad=d.sorta_grad, num_workers=d.num_workers, speed_perturbation=speed,
         seed=cfg.seed,
     )  # fmt: skip
-    return SpeechDataModule(train, dev, data.tokenizer, batching)
+    return SpeechDataModule(train, dev, data.tokenizer, batching, test=test)
+
+
+def _evaluated(rows: Sequence[Utterance], split: str, longest: float) -> list[Utterance]:
+    """The utterances of an evaluation split that fit a batch alone; a warning names the rest."""
+    kept, report = filter_utterances(rows, max_duration=longest)
+    if report.kept < report.total:
+        log.warning("%s data: %s", split, report.summary())
+    return kept
 
 
 def _ensure_corpus(root: Path, hours: float, seed: int) -> None:

@@ -72,12 +72,13 @@ def _checkpoints(directory: Path, checkpoint: DictConfig) -> list[Callback]:
         mode="min",
         save_top_k=checkpoint.save_top_k,
         save_last=True,
+        enable_version_counter=False,  # both callbacks keep one last.ckpt, the newest state
     )
     if checkpoint.every_n_steps <= 0:
         return [best]
     latest = ModelCheckpoint(
         dirpath=directory, save_top_k=0, save_last=True,
-        every_n_train_steps=checkpoint.every_n_steps,
+        every_n_train_steps=checkpoint.every_n_steps, enable_version_counter=False,
     )  # fmt: skip
     return [best, latest]
 

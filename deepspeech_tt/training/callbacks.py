@@ -16,7 +16,8 @@ from torch.utils.tensorboard.summary import hparams
 
 from deepspeech_tt.data.dataset import Batch
 
-HPARAM_METRICS = ("val/wer", "val/cer", "model/params_total", "model/params_rnn")
+HPARAM_METRICS = ("val/wer", "val/cer", "test/wer", "test/cer", "model/params_total",
+                  "model/params_rnn")
 """The metrics TensorBoard's HPARAMS tab shows against each run's hyper-parameters."""
 
 

@@ -67,13 +67,14 @@ class ResumableLoader(DataLoader):
 
 
 class SpeechDataModule(pl.LightningDataModule):
-    """Loaders of the training and dev manifests.
+    """Loaders of the training, dev and test manifests.
 
     Args:
         train: training utterances (already filtered for duration and label fit).
         dev: dev utterances, decoded each validation.
         tokenizer: encodes the transcripts into labels.
         batching: batch budget and loader settings.
+        test: held-out utterances, decoded once after training (``trainer.test``).
     """
 
     def __init__(
@@ -82,10 +83,12 @@ class SpeechDataModule(pl.LightningDataModule):
         dev: Sequence[Utterance],
         tokenizer: TextEncoder,
         batching: BatchingSettings,
+        test: Sequence[Utterance] = (),
     ) -> None:
         super().__init__()
         self.train_rows = list(train)
         self.dev_rows = list(dev)
+        self.test_rows = list(test)
         self.tokenizer = tokenizer
         self.batching = batching
 
@@ -99,8 +102,14 @@ class SpeechDataModule(pl.LightningDataModule):
         )  # fmt: skip
 
     def val_dataloader(self) -> DataLoader:
-        dataset = SpeechDataset(self.dev_rows, self.tokenizer)
-        batches = list(self._sampler(self.dev_rows, shuffle=False))  # the same every validation
+        return self._evaluation_loader(self.dev_rows)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._evaluation_loader(self.test_rows)
+
+    def _evaluation_loader(self, rows: Sequence[Utterance]) -> DataLoader:
+        dataset = SpeechDataset(rows, self.tokenizer)
+        batches = list(self._sampler(rows, shuffle=False))  # the same every time
         return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, **self._workers())
 
     def _sampler(self, rows: Sequence[Utterance], shuffle: bool) -> DurationBatchSampler:

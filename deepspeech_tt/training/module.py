@@ -91,23 +91,19 @@ class SpeechRecognizer(pl.LightningModule):
         return out.loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        log_probs, out_lengths = self(batch["audio"], batch["audio_lengths"])
-        out = self.loss(log_probs, out_lengths, batch["labels"], batch["label_lengths"])
-        size = len(batch["ids"])
-        self.log("val/loss", out.loss, sync_dist=True, batch_size=size)
-        hypotheses = [self.tokenizer.decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
-        self.wer.update(batch["texts"], hypotheses)
-        self.cer.update(batch["texts"], hypotheses)
-        room = self.num_examples - len(self._examples)
-        self._examples.extend(list(zip(batch["texts"], hypotheses, strict=True))[:room])
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/wer", self.wer.compute(), prog_bar=True)
-        self.log("val/cer", self.cer.compute(), prog_bar=True)
-        self.wer.reset()
-        self.cer.reset()
+        self._log_error_rates("val")
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             self._log_examples()
+        self._examples = []
+
+    def on_test_epoch_end(self) -> None:
+        self._log_error_rates("test")
         self._examples = []
 
     def configure_optimizers(self) -> Any:
@@ -137,6 +133,25 @@ class SpeechRecognizer(pl.LightningModule):
     def _features(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad(), torch.autocast(audio.device.type, enabled=False):
             return self.features(audio.float(), lengths)
+
+    def _evaluate(self, batch: Batch, stage: str) -> None:
+        """Loss and greedy transcripts of a dev or test batch, into the error-rate counts."""
+        log_probs, out_lengths = self(batch["audio"], batch["audio_lengths"])
+        out = self.loss(log_probs, out_lengths, batch["labels"], batch["label_lengths"])
+        size = len(batch["ids"])
+        self.log(f"{stage}/loss", out.loss, sync_dist=True, batch_size=size)
+        hypotheses = [self.tokenizer.decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
+        self.wer.update(batch["texts"], hypotheses)
+        self.cer.update(batch["texts"], hypotheses)
+        room = self.num_examples - len(self._examples)
+        self._examples.extend(list(zip(batch["texts"], hypotheses, strict=True))[:room])
+
+    def _log_error_rates(self, stage: str) -> None:
+        """``<stage>/wer`` and ``<stage>/cer`` over everything evaluated since the last call."""
+        self.log(f"{stage}/wer", self.wer.compute(), prog_bar=True)
+        self.log(f"{stage}/cer", self.cer.compute(), prog_bar=True)
+        self.wer.reset()
+        self.cer.reset()
 
     def _skip_nonfinite(self, batch: Batch) -> Tensor | None:
         """Count the batch and train on nothing: no step alone, a zero gradient under DDP."""

@@ -1,4 +1,9 @@
-"""One training run from a composed config: build everything, check it, fit, report the best WER."""
+"""One training run from a composed config: build, check, fit, then test the best checkpoint.
+
+When training ends, the checkpoint with the best dev WER (the last weights when no validation
+ran) is decoded greedily on ``data.test`` and ``test/wer`` and ``test/cer`` are logged beside
+the run's hyper-parameters (``trainer.test_after_fit=false`` leaves it out).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from deepspeech_tt.builders import (
@@ -70,7 +76,18 @@ def train(
         examples=cfg.trainer.example_transcripts,
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume)
+    if cfg.trainer.test_after_fit and datamodule.test_rows:
+        _test(trainer, module, datamodule)
     return _best_wer(trainer)
+
+
+def _test(trainer: pl.Trainer, module: pl.LightningModule, datamodule: Any) -> None:
+    """Greedy WER and CER of the best checkpoint (or the last weights) on ``data.test``."""
+    best = _best_checkpoint(trainer)
+    results = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+    if results:
+        log.info("test (%s): WER %.4f, CER %.4f", best or "last weights", results[0]["test/wer"],
+                 results[0]["test/cer"])  # fmt: skip
 
 
 def _batches_per_epoch(datamodule: pl.LightningDataModule, trainer: pl.Trainer) -> int:
@@ -92,8 +109,19 @@ def _plain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _best_wer(trainer: pl.Trainer) -> float:
+    callback = _by_dev_wer(trainer)
+    score = None if callback is None else callback.best_model_score
+    return float("nan") if score is None else float(score)
+
+
+def _best_checkpoint(trainer: pl.Trainer) -> str | None:
+    callback = _by_dev_wer(trainer)
+    return (callback.best_model_path or None) if callback is not None else None
+
+
+def _by_dev_wer(trainer: pl.Trainer) -> ModelCheckpoint | None:
+    """The checkpoint callback that keeps the best models by dev WER."""
     for callback in trainer.checkpoint_callbacks:
-        score = getattr(callback, "best_model_score", None)
-        if getattr(callback, "monitor", None) == "val/wer" and score is not None:
-            return float(score)
-    return float("nan")
+        if isinstance(callback, ModelCheckpoint) and callback.monitor == "val/wer":
+            return callback
+    return None

@@ -7,19 +7,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jiwer
 import lightning.pytorch as pl
 import pytest
 import torch
-from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch import nn
 
 from deepspeech_tt.builders import build_model
-from deepspeech_tt.config import compose_config
+from deepspeech_tt.config import compose_config, config_from_checkpoint
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.manifest import read_manifest
 from deepspeech_tt.data.tokenizer import tokenizer_from_state
 from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, read_checkpoint, submodule_state
+from deepspeech_tt.training.greedy import greedy_decode
 from deepspeech_tt.training.run import train
 
 pytestmark = pytest.mark.slow
@@ -76,17 +78,16 @@ def test_tensorboard_has_the_curves_and_hparams(short_run: Path) -> None:
                 "train/audio_seconds_per_second", "model/params_total", "model/params_rnn"):
         assert scalars.get(tag), tag
     assert len(scalars["val/wer"]) == 2  # every epoch
+    assert len(scalars["test/wer"]) == len(scalars["test/cer"]) == 1  # once, after training
     events = EventAccumulator(str(short_run))
     events.Reload()
     assert "_hparams_/session_start_info" in events.summary_metadata
     assert "val/examples/text_summary" in events.Tags()["tensors"]
 
 
-def test_checkpoint_decodes_with_nothing_else(short_run: Path, tiny_corpus: Path) -> None:
-    checkpoints = short_run / "checkpoints"
-    assert (checkpoints / "last.ckpt").is_file()
-    assert list(checkpoints.glob("best-*.ckpt"))
-    checkpoint = read_checkpoint(checkpoints / "last.ckpt")  # weights_only=True
+def _recognizer(path: Path) -> tuple[FeatureExtractor, nn.Module, Any, dict[str, Any]]:
+    """Features, model and tokenizer rebuilt from a checkpoint alone, and its saved config."""
+    checkpoint = read_checkpoint(path)  # weights_only=True
     ours = checkpoint[CHECKPOINT_KEY]
     saved = ours["config"]  # the resolved config: everything is rebuilt from it alone
     features = FeatureExtractor(
@@ -94,16 +95,39 @@ def test_checkpoint_decodes_with_nothing_else(short_run: Path, tiny_corpus: Path
         hop_ms=saved["features"]["hop_ms"], normalize=saved["features"]["normalize"],
     )  # fmt: skip
     features.load_state_dict(submodule_state(checkpoint, "features"))
-    assert int(features.fitted_frames) > 0
     tokenizer = tokenizer_from_state(ours["tokenizer"])
-    model = build_model(OmegaConf.create(saved), features.feature_dim, tokenizer.vocab_size)
+    model = build_model(config_from_checkpoint(saved), features.feature_dim, tokenizer.vocab_size)
     model.load_state_dict(submodule_state(checkpoint, "model"))
-    model.eval()
+    return features, model.eval(), tokenizer, saved
+
+
+def test_checkpoint_decodes_with_nothing_else(short_run: Path) -> None:
+    checkpoints = short_run / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file()
+    assert list(checkpoints.glob("best-*.ckpt"))
+    features, model, _, saved = _recognizer(checkpoints / "last.ckpt")
+    assert int(features.fitted_frames) > 0
     row = read_manifest(Path(saved["data"]["manifest_dir"]) / "dev.jsonl")[0]
     audio = read_audio(row.audio).unsqueeze(0)
     with torch.no_grad():
         log_probs, lengths = model(*features(audio, torch.tensor([audio.shape[1]])))
     assert torch.isfinite(log_probs).all() and lengths.item() == log_probs.shape[1]
+
+
+def test_the_test_split_is_scored_with_the_best_checkpoint(short_run: Path) -> None:
+    (best,) = (short_run / "checkpoints").glob("best-*.ckpt")
+    features, model, tokenizer, saved = _recognizer(best)
+    rows = read_manifest(Path(saved["data"]["manifest_dir"]) / "test.jsonl")
+    references, hypotheses = [], []
+    for row in rows:
+        audio = read_audio(row.audio).unsqueeze(0)
+        with torch.no_grad():
+            log_probs, lengths = model(*features(audio, torch.tensor([audio.shape[1]])))
+        references.append(row.text)
+        hypotheses.append(tokenizer.decode(greedy_decode(log_probs, lengths)[0]))
+    scalars = _scalars(short_run)
+    assert scalars["test/wer"][0] == pytest.approx(jiwer.wer(references, hypotheses), abs=1e-6)
+    assert scalars["test/cer"][0] == pytest.approx(jiwer.cer(references, hypotheses), abs=1e-6)
 
 
 class _Killed(Exception):
