@@ -54,7 +54,8 @@ def _scalars(run_dir: Path) -> dict[str, list[float]]:
 def short_run(tiny_corpus: Path, manifests: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two epochs of the tiny_tt recipe's shape, validated each epoch."""
     run_dir = tmp_path_factory.mktemp("run")
-    overrides = ["data.max_frames=2000", "trainer.max_epochs=2", "trainer.example_transcripts=2"]
+    overrides = ["data.max_frames=2000", "trainer.max_epochs=2", "trainer.example_transcripts=2",
+                 "features.normalize=global"]  # statistics fitted, so checkpoints must carry them
     train(compose_config(_overrides(tiny_corpus, manifests, *overrides)), run_dir,
           choices={"recipe": "tiny_tt"})  # fmt: skip
     return run_dir
