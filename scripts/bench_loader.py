@@ -6,7 +6,7 @@ second, on batches of about ``--batch-seconds`` of audio:
 
 1. loader alone, with ``num_workers`` 0, 1 and 2 (decode FLAC, tokenise, pad);
 2. one training step alone, on batches already in memory: the default recipe's log-mel
-   features and DeepSpeech2 (1 conv layer + 3 dense bidirectional GRUs of 256), CTC loss, AdamW;
+   features and DeepSpeech2 (1 conv layer, time stride 3, + 3 dense BiGRU-256), CTC loss, AdamW;
 3. both together, as training runs: the step fed by a ``DataLoader`` with ``--train-workers``
    workers, reporting the share of wall time spent waiting for the next batch.
 
@@ -75,11 +75,11 @@ def _loader_alone(rows: list[Utterance], args: argparse.Namespace, workers: int)
 
 
 def _model() -> tuple[FeatureExtractor, DeepSpeech2]:
-    """The default recipe's (tiny) modules: log-mel, 1 conv + 3 BiGRU-256, dense weights."""
+    """The default recipe's (tiny) modules: log-mel, 1 conv (stride 3) + 3 BiGRU-256, dense."""
     features = FeatureExtractor("logmel", window_ms=25.0, normalize="utterance")
     model = DeepSpeech2(
-        features.feature_dim, CharTokenizer().vocab_size, conv_layers=1, rnn_layers=3,
-        hidden_size=256,
+        features.feature_dim, CharTokenizer().vocab_size, conv_layers=1, time_stride=3,
+        rnn_layers=3, hidden_size=256,
     )
     return features, model
 
