@@ -29,6 +29,7 @@ from deepspeech_tt.builders.data import build_augment
 from deepspeech_tt.config import check_config
 from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
 from deepspeech_tt.training.callbacks import HParamsLogger, flat_hparams
+from deepspeech_tt.training.data_module import SpeechDataModule
 from deepspeech_tt.training.module import SpeechRecognizer
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ def train(
     return _best_wer(trainer)
 
 
-def _test(trainer: pl.Trainer, module: pl.LightningModule, datamodule: Any) -> None:
+def _test(
+    trainer: pl.Trainer, module: pl.LightningModule, datamodule: SpeechDataModule
+) -> None:
     """Greedy WER and CER of the best checkpoint (or the last weights) on ``data.test``."""
     best = _best_checkpoint(trainer)
     results = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
