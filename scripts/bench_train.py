@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from deepspeech_tt.builders import build_model
+from deepspeech_tt.builders.data import build_feature_extractor
 from deepspeech_tt.config import compose_config
-from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.tokenizer import CharTokenizer
 from deepspeech_tt.model import count_parameters, rnn_parameters
 from deepspeech_tt.training.ctc import CTCLoss
@@ -42,12 +42,9 @@ class _Step:
 
     def __init__(self, recipe: str, overrides: Sequence[str]) -> None:
         cfg = compose_config([f"recipe={recipe}", *overrides])
-        f = cfg.features
+        cfg.features.normalize = "utterance"  # no statistics to fit; the same cost per frame
         torch.manual_seed(0)
-        self.features = FeatureExtractor(
-            kind=f.kind, window_ms=f.window_ms, hop_ms=f.hop_ms, n_mels=f.n_mels,
-            normalize="utterance",
-        )  # fmt: skip
+        self.features = build_feature_extractor(cfg.features)
         self.model = build_model(cfg, self.features.feature_dim, CharTokenizer().vocab_size)
         self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=cfg.optim.lr)
         self.clip = float(cfg.trainer.gradient_clip_val)

@@ -150,10 +150,7 @@ def _feature_extractor(
     cfg: DictConfig, train: Sequence[Utterance], cache: Path
 ) -> FeatureExtractor:
     f = cfg.features
-    extractor = FeatureExtractor(
-        kind=f.kind, sample_rate=f.sample_rate, window_ms=f.window_ms, hop_ms=f.hop_ms,
-        n_mels=f.n_mels, normalize=f.normalize,
-    )  # fmt: skip
+    extractor = build_feature_extractor(f)
     if f.normalize != "global":
         return extractor
     settings = {name: f[name] for name in ("kind", "sample_rate", "window_ms", "hop_ms", "n_mels")}
@@ -167,6 +164,15 @@ def _feature_extractor(
     extractor.fit_normalization(_one_by_one(rows))
     save_atomically(extractor.state_dict(), path)
     return extractor
+
+
+def build_feature_extractor(features: DictConfig) -> FeatureExtractor:
+    """The ``features`` group's extractor, statistics not yet fitted or loaded."""
+    f = features
+    return FeatureExtractor(
+        kind=f.kind, sample_rate=f.sample_rate, window_ms=f.window_ms, hop_ms=f.hop_ms,
+        n_mels=f.n_mels, normalize=f.normalize,
+    )  # fmt: skip
 
 
 def _one_by_one(rows: Sequence[Utterance]) -> Iterator[tuple[Tensor, Tensor]]:

@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from deepspeech_tt.builders import build_model
+from deepspeech_tt.builders.data import build_feature_extractor
 from deepspeech_tt.config import compose_config, config_from_checkpoint
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.features import FeatureExtractor
@@ -91,13 +92,11 @@ def _recognizer(path: Path) -> tuple[FeatureExtractor, nn.Module, Any, dict[str,
     checkpoint = read_checkpoint(path)  # weights_only=True
     ours = checkpoint[CHECKPOINT_KEY]
     saved = ours["config"]  # the resolved config: everything is rebuilt from it alone
-    features = FeatureExtractor(
-        kind=saved["features"]["kind"], window_ms=saved["features"]["window_ms"],
-        hop_ms=saved["features"]["hop_ms"], normalize=saved["features"]["normalize"],
-    )  # fmt: skip
+    cfg = config_from_checkpoint(saved)
+    features = build_feature_extractor(cfg.features)
     features.load_state_dict(submodule_state(checkpoint, "features"))
     tokenizer = tokenizer_from_state(ours["tokenizer"])
-    model = build_model(config_from_checkpoint(saved), features.feature_dim, tokenizer.vocab_size)
+    model = build_model(cfg, features.feature_dim, tokenizer.vocab_size)
     model.load_state_dict(submodule_state(checkpoint, "model"))
     return features, model.eval(), tokenizer, saved
 
