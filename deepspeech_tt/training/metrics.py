@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import jiwer
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from deepspeech_tt.decoding.scoring import char_errors, word_errors
+
 
 class ErrorRate(Metric):
-    """WER (``unit="word"``) or CER (``unit="char"``) by jiwer's alignment.
+    """WER (``unit="word"``) or CER (``unit="char"``), counted as ``decode.py`` counts them.
 
     Args:
         unit: "word" or "char".
@@ -36,14 +37,10 @@ class ErrorRate(Metric):
 
     def update(self, references: Sequence[str], hypotheses: Sequence[str]) -> None:
         """Add the edits of each (reference, hypothesis) pair; empty references are skipped."""
-        pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r.strip()]
-        if not pairs:
-            return
-        refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
-        process = jiwer.process_words if self.unit == "word" else jiwer.process_characters
-        out = process(refs, hyps)
-        self.errors += out.substitutions + out.deletions + out.insertions
-        self.total += out.substitutions + out.deletions + out.hits
+        count = word_errors if self.unit == "word" else char_errors
+        errors = count(references, hypotheses)
+        self.errors += errors.substitutions + errors.deletions + errors.insertions
+        self.total += errors.reference_length
 
     def compute(self) -> Tensor:
         return self.errors.float() / self.total.clamp(min=1).float()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.training.ctc import CTCLoss, frames_needed
-from deepspeech_tt.training.greedy import greedy_decode
 
 
 def test_frames_needed_counts_a_blank_between_repeats() -> None:

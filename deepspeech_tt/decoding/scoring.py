@@ -1,0 +1,123 @@
+"""Scores and result files of a decode, in icefall's layout.
+
+For a decode named ``<name>`` (e.g. ``test-beam_lm``), in the output directory::
+
+    transcripts-<name>.txt   "<utterance id> <hypothesis>" lines (Kaldi ``text`` format)
+    recogs-<name>.txt        "<id>:\tref=<reference>" and "<id>:\thyp=<hypothesis>" lines
+    errs-<name>.txt          the WER line, then each utterance's alignment, errors marked as
+                             (REF->HYP), (REF->*) for deletions and (*->HYP) for insertions
+    wer-summary-<name>.txt   "%WER", "%CER" and the error counts
+
+The last three only where references exist. Rates are corpus-level (errors summed over all
+utterances, divided by the summed reference length), computed by jiwer; utterances without a
+reference are left out of the scores. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jiwer
+
+from deepspeech_tt.atomic import write_text
+
+
+@dataclass(frozen=True)
+class Errors:
+    """Edit counts of a set of hypotheses against their references."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_length: int
+
+    @property
+    def rate(self) -> float:
+        edits = self.substitutions + self.deletions + self.insertions
+        return edits / max(self.reference_length, 1)
+
+
+def word_errors(references: Sequence[str], hypotheses: Sequence[str]) -> Errors:
+    """Word edits of ``hypotheses`` against non-empty ``references`` (pairwise)."""
+    return _errors(jiwer.process_words, references, hypotheses)
+
+
+def char_errors(references: Sequence[str], hypotheses: Sequence[str]) -> Errors:
+    """Character edits (spaces count as characters) against non-empty ``references``."""
+    return _errors(jiwer.process_characters, references, hypotheses)
+
+
+def _errors(
+    process: Callable[..., Any], references: Sequence[str], hypotheses: Sequence[str]
+) -> Errors:
+    pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r.strip()]
+    if not pairs:
+        return Errors(0, 0, 0, 0)
+    out = process([r for r, _ in pairs], [h for _, h in pairs])
+    return Errors(out.substitutions, out.deletions, out.insertions,
+                  out.substitutions + out.deletions + out.hits)  # fmt: skip
+
+
+def write_results(
+    out: Path, name: str, ids: Sequence[str], references: Sequence[str], hypotheses: Sequence[str]
+) -> tuple[Errors, Errors] | None:
+    """Write the result files of one decode; returns (word, char) errors, None without references.
+
+    Args:
+        out: the output directory.
+        name: the decode's name, in every file name.
+        ids: utterance ids.
+        references: normalised references ("" where unknown).
+        hypotheses: the decoded transcripts.
+    """
+    lines = [f"{i} {h}".rstrip() for i, h in zip(ids, hypotheses, strict=True)]
+    write_text(out / f"transcripts-{name}.txt", "\n".join(lines) + "\n")
+    scored = [(i, r, h) for i, r, h in zip(ids, references, hypotheses, strict=True) if r.strip()]
+    if not scored:
+        return None
+    words = word_errors([r for _, r, _ in scored], [h for _, _, h in scored])
+    chars = char_errors([r for _, r, _ in scored], [h for _, _, h in scored])
+    recogs = [f"{i}:\tref={r}\n{i}:\thyp={h}" for i, r, h in scored]
+    write_text(out / f"recogs-{name}.txt", "\n".join(recogs) + "\n")
+    alignments = [f"{i}:\t{align(r, h)}" for i, r, h in scored]
+    write_text(
+        out / f"errs-{name}.txt", _summary(words, chars) + "\n" + "\n".join(alignments) + "\n"
+    )
+    write_text(out / f"wer-summary-{name}.txt", _summary(words, chars))
+    return words, chars
+
+
+def align(reference: str, hypothesis: str) -> str:
+    """One utterance's word alignment: ``THE (CAT->CAP) SAT (ON->*) (*->A)``."""
+    if not reference.strip():
+        return " ".join(f"(*->{w})" for w in hypothesis.split())
+    out = jiwer.process_words(reference, hypothesis)
+    ref, hyp = out.references[0], out.hypotheses[0]
+    parts: list[str] = []
+    for chunk in out.alignments[0]:
+        r = ref[chunk.ref_start_idx : chunk.ref_end_idx]
+        h = hyp[chunk.hyp_start_idx : chunk.hyp_end_idx]
+        if chunk.type == "equal":
+            parts.extend(r)
+        elif chunk.type == "substitute":
+            parts.extend(f"({a}->{b})" for a, b in zip(r, h, strict=True))
+        elif chunk.type == "delete":
+            parts.extend(f"({a}->*)" for a in r)
+        else:
+            parts.extend(f"(*->{b})" for b in h)
+    return " ".join(parts)
+
+
+def _summary(words: Errors, chars: Errors) -> str:
+    return (
+        f"%WER {100 * words.rate:.2f} [ {_counts(words)} ] over {words.reference_length} words\n"
+        f"%CER {100 * chars.rate:.2f} [ {_counts(chars)} ] over {chars.reference_length} chars\n"
+    )
+
+
+def _counts(errors: Errors) -> str:
+    return (f"{errors.insertions} ins, {errors.deletions} del, "
+            f"{errors.substitutions} sub")  # fmt: skip
