@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= data/tiny
 HOURS ?= 1
 
-.PHONY: install data test lint bench clean
+.PHONY: install data lm test lint bench clean
 
 install: $(BIN)/python
 	$(BIN)/pip install --upgrade pip
@@ -18,6 +18,9 @@ $(BIN)/python:
 
 data:
 	$(BIN)/python -m deepspeech_tt.data.synth --out $(DATA) --hours $(HOURS)
+
+lm:
+	$(BIN)/python -m deepspeech_tt.decoding.lm --text $(DATA)/lm_text.txt --order 3 --out $(DATA)/lm/3gram.arpa
 
 test:
 	$(BIN)/python -m pytest
