@@ -16,8 +16,14 @@ from torch.utils.tensorboard.summary import hparams
 
 from deepspeech_tt.data.dataset import Batch
 
-HPARAM_METRICS = ("val/wer", "val/cer", "test/wer", "test/cer", "model/params_total",
-                  "model/params_rnn")
+HPARAM_METRICS = (
+    "val/wer",
+    "val/cer",
+    "test/wer",
+    "test/cer",
+    "model/params_total",
+    "model/params_rnn",
+)
 """The metrics TensorBoard's HPARAMS tab shows against each run's hyper-parameters."""
 
 
@@ -75,6 +81,29 @@ class GradNormMonitor(pl.Callback):
         if grads:
             norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
             pl_module.log("train/grad_norm", norm)
+
+
+class BestDevScores(pl.Callback):
+    """Keeps the dev scores (``val/wer``, ``val/cer``) of the validation with the lowest WER.
+
+    The same validation the best checkpoint is chosen by, so a run's summary reports the dev
+    scores of the checkpoint it tests.
+    """
+
+    def __init__(self) -> None:
+        self.best: dict[str, float] = {}
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        if "val/wer" not in metrics:
+            return
+        scores: dict[str, float] = {
+            name: float(metrics[name]) for name in ("val/wer", "val/cer") if name in metrics
+        }
+        if not self.best or scores["val/wer"] < self.best["val/wer"]:
+            self.best = scores
 
 
 class HParamsLogger(pl.Callback):

@@ -2,12 +2,14 @@
 
 When training ends, the checkpoint with the best dev WER (the last weights when no validation
 ran) is decoded greedily on ``data.test`` and ``test/wer`` and ``test/cer`` are logged beside
-the run's hyper-parameters (``trainer.test_after_fit=false`` leaves it out).
+the run's hyper-parameters (``trainer.test_after_fit=false`` leaves it out). Last, the run's
+figures go to ``<run_dir>/summary.json`` (``deepspeech_tt.training.summary``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,10 @@ from deepspeech_tt.builders import (
 from deepspeech_tt.builders.data import build_augment
 from deepspeech_tt.config import check_config
 from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
-from deepspeech_tt.training.callbacks import HParamsLogger, flat_hparams
+from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
 from deepspeech_tt.training.data_module import SpeechDataModule
 from deepspeech_tt.training.module import SpeechRecognizer
+from deepspeech_tt.training.summary import write_run_summary
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ def train(
         The best dev WER (NaN if no validation ran), for Hydra sweepers.
     """
     check_config(cfg)
+    started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
@@ -68,7 +72,8 @@ def train(
     parameters = {"model/params_total": count_parameters(model),
                   "model/params_rnn": rnn_parameters(model)}  # fmt: skip
     hparams = _hparams(cfg, choices or {})
-    monitors = [HParamsLogger(hparams, parameters), *callbacks]
+    dev_scores = BestDevScores()
+    monitors = [HParamsLogger(hparams, parameters), dev_scores, *callbacks]
     trainer = build_trainer(cfg, run_dir, callbacks=monitors)
     steps = total_optimizer_steps(cfg.trainer, _batches_per_epoch(datamodule, trainer))
     module = SpeechRecognizer(
@@ -77,20 +82,30 @@ def train(
         examples=cfg.trainer.example_transcripts,
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume)
+    test: dict[str, float] = {}
     if cfg.trainer.test_after_fit and datamodule.test_rows:
-        _test(trainer, module, datamodule)
+        test = _test(trainer, module, datamodule)
+    if trainer.is_global_zero:
+        write_run_summary(
+            run_dir, recipe=(choices or {}).get("recipe"), rnn=cfg.rnn, parameters=parameters,
+            dev=dev_scores.best, test=test, best_checkpoint=_best_checkpoint(trainer),
+            train_seconds=time.perf_counter() - started,
+        )  # fmt: skip
     return _best_wer(trainer)
 
 
 def _test(
     trainer: pl.Trainer, module: pl.LightningModule, datamodule: SpeechDataModule
-) -> None:
+) -> dict[str, float]:
     """Greedy WER and CER of the best checkpoint (or the last weights) on ``data.test``."""
     best = _best_checkpoint(trainer)
     results = trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
-    if results:
-        log.info("test (%s): WER %.4f, CER %.4f", best or "last weights", results[0]["test/wer"],
-                 results[0]["test/cer"])  # fmt: skip
+    if not results:
+        return {}
+    scores = {name: float(results[0][name]) for name in ("test/wer", "test/cer")}
+    log.info("test (%s): WER %.4f, CER %.4f", best or "last weights", scores["test/wer"],
+             scores["test/cer"])  # fmt: skip
+    return scores
 
 
 def _batches_per_epoch(datamodule: pl.LightningDataModule, trainer: pl.Trainer) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +23,13 @@ from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.manifest import read_manifest
 from deepspeech_tt.data.tokenizer import tokenizer_from_state
+from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, read_checkpoint, submodule_state
-from deepspeech_tt.training.greedy import greedy_decode
 from deepspeech_tt.training.run import train
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["model.conv_layers=1", "model.hidden_size=64", "model.rnn_layers=2"]
-
-
-@pytest.fixture(scope="module")
-def manifests(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("manifests")
-
-
-def _overrides(corpus: Path, manifests: Path, *more: str) -> list[str]:
-    return [
-        f"data.root={corpus}", "data.generate_hours=null", f"data.manifest_dir={manifests}",
-        "data.num_workers=0", "data.stats_utterances=12", "trainer.enable_progress_bar=false",
-        "trainer.log_every_n_steps=1", "trainer.max_time=null", "trainer.max_epochs=100",
-        *SMALL, *more,
-    ]  # fmt: skip
 
 
 def _scalars(run_dir: Path) -> dict[str, list[float]]:
@@ -51,24 +38,13 @@ def _scalars(run_dir: Path) -> dict[str, list[float]]:
     return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
-@pytest.fixture(scope="module")
-def short_run(tiny_corpus: Path, manifests: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two epochs of the tiny_tt recipe's shape, validated each epoch."""
-    run_dir = tmp_path_factory.mktemp("run")
-    overrides = ["data.max_frames=2000", "trainer.max_epochs=2", "trainer.example_transcripts=2",
-                 "features.normalize=global"]  # statistics fitted, so checkpoints must carry them
-    train(compose_config(_overrides(tiny_corpus, manifests, *overrides)), run_dir,
-          choices={"recipe": "tiny_tt"})  # fmt: skip
-    return run_dir
-
-
 def test_overfitting_a_few_utterances_drives_the_loss_down(
-    tiny_corpus: Path, manifests: Path, tmp_path: Path
+    training_overrides: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     overrides = ["data.train=[dev]", "rnn=dense", "optim.lr=5e-3", "optim.warmup=0.1",
                  "data.max_frames=8000", "trainer.max_steps=30", "trainer.limit_val_batches=0",
                  "trainer.checkpoint.every_n_steps=0"]  # fmt: skip
-    train(compose_config(_overrides(tiny_corpus, manifests, *overrides)), tmp_path)
+    train(compose_config(training_overrides(*overrides)), tmp_path)
     losses = _scalars(tmp_path)["train/loss"]
     assert len(losses) == 30
     assert losses[-1] < 0.4 * losses[0]
@@ -76,8 +52,17 @@ def test_overfitting_a_few_utterances_drives_the_loss_down(
 
 def test_tensorboard_has_the_curves_and_hparams(short_run: Path) -> None:
     scalars = _scalars(short_run)
-    for tag in ("train/loss", "val/wer", "val/cer", "val/loss", "lr-AdamW", "train/grad_norm",
-                "train/audio_seconds_per_second", "model/params_total", "model/params_rnn"):
+    for tag in (
+        "train/loss",
+        "val/wer",
+        "val/cer",
+        "val/loss",
+        "lr-AdamW",
+        "train/grad_norm",
+        "train/audio_seconds_per_second",
+        "model/params_total",
+        "model/params_rnn",
+    ):
         assert scalars.get(tag), tag
     assert len(scalars["val/wer"]) == 2  # every epoch
     assert len(scalars["test/wer"]) == len(scalars["test/cer"]) == 1  # once, after training
@@ -130,6 +115,18 @@ def test_the_test_split_is_scored_with_the_best_checkpoint(short_run: Path) -> N
     assert scalars["test/cer"][0] == pytest.approx(jiwer.cer(references, hypotheses), abs=1e-6)
 
 
+def test_summary_reports_the_best_checkpoint_and_its_scores(short_run: Path) -> None:
+    summary = json.loads((short_run / "summary.json").read_text())
+    scalars = _scalars(short_run)
+    best = scalars["val/wer"].index(min(scalars["val/wer"]))
+    assert summary["recipe"] == "tiny_tt" and summary["format"] == "tt"
+    assert summary["dev_wer"] == pytest.approx(scalars["val/wer"][best])
+    assert summary["dev_cer"] == pytest.approx(scalars["val/cer"][best])
+    assert summary["test_wer"] == pytest.approx(scalars["test/wer"][0])
+    assert summary["params_total"] == scalars["model/params_total"][0]
+    assert (short_run / summary["best_checkpoint"]).is_file()
+
+
 class _Killed(Exception):
     pass
 
@@ -146,12 +143,12 @@ class _KillAtStep(pl.Callback):
 
 
 def test_resume_reaches_the_state_of_an_uninterrupted_run(
-    tiny_corpus: Path, manifests: Path, tmp_path: Path
+    training_overrides: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     # 12 utterances in batches of at most 15 s: several batches an epoch, so the stop at step 3
     # falls inside an epoch and the resumed run crosses an epoch boundary
-    overrides = _overrides(
-        tiny_corpus, manifests, "data.max_frames=1500", "trainer.max_steps=7",
+    overrides = training_overrides(
+        "data.max_frames=1500", "trainer.max_steps=7",
         "trainer.limit_val_batches=0", "trainer.checkpoint.every_n_steps=1", "model.dropout=0.2",
         "features.spec_augment.freq_masks=1", "features.spec_augment.time_masks=1",
     )  # fmt: skip
@@ -171,9 +168,11 @@ def test_resume_reaches_the_state_of_an_uninterrupted_run(
     assert lr[0] == lr[1]
 
 
-def test_two_process_ddp_on_cpu_trains(tiny_corpus: Path, manifests: Path, tmp_path: Path) -> None:
-    overrides = _overrides(
-        tiny_corpus, manifests, "data.max_frames=1500", "trainer.max_steps=3",
+def test_two_process_ddp_on_cpu_trains(
+    training_overrides: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    overrides = training_overrides(
+        "data.max_frames=1500", "trainer.max_steps=3",
         "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
         f"hydra.run.dir={tmp_path}",
     )  # fmt: skip

@@ -1,0 +1,274 @@
+"""One decode: a checkpoint and some audio in; transcripts, scores and the real-time factor out.
+
+Utterances are decoded in batches of similar length (``batch_seconds`` of padded audio).
+The real-time factor is wall time over audio time: ``rtf`` counts reading, features, the
+acoustic model and the search, ``rtf_search`` the search alone. Besides the files of
+``deepspeech_tt.decoding.scoring``, each decode writes ``results-<name>.json`` (the figures
+``scripts/compare_runs.py`` gathers), where ``<name>`` is ``<audio name>-<decoder>``.
+
+``tune=true`` (with ``decoder=beam_lm``, on the dev split) computes the acoustic scores once,
+decodes them with every (``lm_weight``, ``word_score``) pair of the grid, and stores the pair
+of lowest WER in ``<checkpoint stem>.lm-tuning.json`` beside the checkpoint; later
+``beam_lm`` decodes with the same LM use it unless given values on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+from tqdm import tqdm
+
+from deepspeech_tt.atomic import write_text
+from deepspeech_tt.data.audio import read_audio
+from deepspeech_tt.data.errors import DataError, Problem, audio_problem
+from deepspeech_tt.data.manifest import Utterance
+from deepspeech_tt.decoding.beam import BeamSearchDecoder, BeamSettings
+from deepspeech_tt.decoding.greedy import greedy_decode
+from deepspeech_tt.decoding.inputs import find_utterances
+from deepspeech_tt.decoding.lm import LanguageModelError
+from deepspeech_tt.decoding.recognizer import Recognizer, load_recognizer
+from deepspeech_tt.decoding.scoring import word_errors, write_results
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LM_WEIGHT = 0.5
+DEFAULT_WORD_SCORE = 0.0
+
+
+class Decoder(Protocol):
+    def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]: ...
+
+
+class GreedyDecoder:
+    """The best path: likeliest token per frame, repeats merged, blanks dropped."""
+
+    def __init__(self, recognizer: Recognizer) -> None:
+        self.tokenizer = recognizer.tokenizer
+
+    def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        ids = greedy_decode(log_probs, lengths, self.tokenizer.blank)
+        return [self.tokenizer.decode(row).strip() for row in ids]
+
+
+@dataclass
+class Scores:
+    """Acoustic scores of one batch, and the time they took."""
+
+    rows: list[Utterance]
+    log_probs: Tensor  # (B, T, V)
+    lengths: Tensor  # (B,)
+    seconds: float
+
+
+def decode(cfg: DictConfig) -> dict[str, Any]:
+    """Run the decode ``cfg`` describes (``DecodeConfig``); returns what ``results-*.json`` holds.
+
+    Raises:
+        CheckpointError, LanguageModelError, DataError: before decoding starts.
+    """
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    recognizer = load_recognizer(cfg.checkpoint, cfg.device)
+    lm = _lm_path(cfg, recognizer) if cfg.decoder == "beam_lm" else None
+    settings = _beam_settings(cfg, recognizer, lm)
+    decoder = _decoder(cfg, recognizer, settings, lm)  # a bad LM fails here, before any audio
+    inputs = find_utterances(cfg.audio, recognizer.config.data)
+    problems = list(inputs.problems)
+    out = Path(cfg.out) if cfg.out else _run_dir(recognizer.path) / "decode"
+    if cfg.tune:
+        return tune(cfg, recognizer, inputs.utterances, problems, lm)
+    name = f"{inputs.name}-{cfg.decoder}"
+    ids, refs, hyps = [], [], []
+    audio_seconds = model_seconds = search_seconds = 0.0
+    for scores in _acoustic_scores(recognizer, inputs.utterances, cfg.batch_seconds, problems):
+        started = time.perf_counter()
+        texts = decoder.decode(scores.log_probs, scores.lengths)
+        search_seconds += time.perf_counter() - started
+        model_seconds += scores.seconds
+        audio_seconds += sum(row.duration for row in scores.rows)
+        ids += [row.id for row in scores.rows]
+        refs += [row.text for row in scores.rows]
+        hyps += texts
+    _report_problems(problems)
+    if not ids:
+        raise DataError(f"audio={cfg.audio}: no utterance could be decoded")
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    ids, refs, hyps = ([xs[i] for i in order] for xs in (ids, refs, hyps))
+    errors = write_results(out, name, ids, refs, hyps)
+    if cfg.print_transcripts:
+        print("\n".join(f"{i} {h}" for i, h in zip(ids, hyps, strict=True)))
+    results = {
+        "checkpoint": str(recognizer.path.resolve()), "audio": cfg.audio, "split": inputs.name,
+        "decoder": cfg.decoder, "utterances": len(ids), "skipped": len(problems),
+        "audio_seconds": round(audio_seconds, 3),
+        "wer": None if errors is None else errors[0].rate,
+        "cer": None if errors is None else errors[1].rate,
+        "rtf": (model_seconds + search_seconds) / audio_seconds,
+        "rtf_search": search_seconds / audio_seconds,
+        "lm": None if lm is None else str(lm.resolve()),
+        "lm_weight": settings.lm_weight if lm else None,
+        "word_score": settings.word_score if lm else None,
+        "beam_size": None if cfg.decoder == "greedy" else settings.beam_size,
+    }  # fmt: skip
+    write_text(out / f"results-{name}.json", json.dumps(results, indent=2) + "\n")
+    _log_summary(name, results, out)
+    return results
+
+
+def tune(
+    cfg: DictConfig,
+    recognizer: Recognizer,
+    rows: Sequence[Utterance],
+    problems: list[Problem],
+    lm: Path | None,
+) -> dict[str, Any]:
+    """Grid-search ``lm_weight`` x ``word_score`` by WER on ``rows``; store and return the best."""
+    assert lm is not None
+    batches = list(_acoustic_scores(recognizer, rows, cfg.batch_seconds, problems))
+    _report_problems(problems)
+    references = [row.text for scores in batches for row in scores.rows]
+    if not any(references):
+        raise DataError(f"audio={cfg.audio}: tuning needs references; use the dev split")
+    grid = []
+    pairs = [(w, s) for w in cfg.tune_lm_weights for s in cfg.tune_word_scores]
+    for weight, bonus in tqdm(pairs, desc="tuning", unit="pair"):
+        settings = _settings(cfg, lm_weight=weight, word_score=bonus)
+        decoder = BeamSearchDecoder(recognizer.tokenizer, settings, lm, _extra_words(cfg))
+        hyps = [text for s in batches for text in decoder.decode(s.log_probs, s.lengths)]
+        wer = word_errors(references, hyps).rate
+        grid.append({"lm_weight": weight, "word_score": bonus, "wer": wer})
+        log.info("lm_weight %.2f word_score %.2f: WER %.4f", weight, bonus, wer)
+    best = min(grid, key=lambda row: row["wer"])
+    tuned = {"lm": str(lm.resolve()), "audio": cfg.audio, **best, "grid": grid}
+    path = write_text(_tuning_path(recognizer.path), json.dumps(tuned, indent=2) + "\n")
+    log.info("best: lm_weight %.2f, word_score %.2f (WER %.4f) -> %s", best["lm_weight"],
+             best["word_score"], best["wer"], path)  # fmt: skip
+    return tuned
+
+
+def _acoustic_scores(
+    recognizer: Recognizer, rows: Sequence[Utterance], batch_seconds: float,
+    problems: list[Problem],
+) -> Iterator[Scores]:  # fmt: skip
+    """Log-probabilities of ``rows`` batch by batch; unreadable audio joins ``problems``."""
+    rate = recognizer.features.sample_rate
+    with tqdm(total=len(rows), unit="utt", desc="decoding") as progress:
+        for batch in _batches(rows, batch_seconds):
+            started = time.perf_counter()
+            waves, kept = [], []
+            for row in batch:
+                try:
+                    waves.append(read_audio(row.audio, row.offset, row.duration or None, rate))
+                    kept.append(row)
+                except DataError as error:
+                    problems.append(audio_problem(row.id, row.audio, error))
+            progress.update(len(batch))
+            if not kept:
+                continue
+            lengths = torch.tensor([w.numel() for w in waves])
+            audio = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
+            log_probs, out_lengths = recognizer.log_probs(audio, lengths)
+            yield Scores(kept, log_probs.cpu(), out_lengths.cpu(), time.perf_counter() - started)
+
+
+def _batches(rows: Sequence[Utterance], batch_seconds: float) -> Iterator[list[Utterance]]:
+    """Longest first, each batch's padded length (longest x count) within ``batch_seconds``."""
+    batch: list[Utterance] = []
+    for row in sorted(rows, key=lambda r: -r.duration):
+        if batch and batch[0].duration * (len(batch) + 1) > batch_seconds:
+            yield batch
+            batch = []
+        batch.append(row)
+    if batch:
+        yield batch
+
+
+def _decoder(
+    cfg: DictConfig, recognizer: Recognizer, settings: BeamSettings, lm: Path | None
+) -> Decoder:
+    if cfg.decoder == "greedy":
+        return GreedyDecoder(recognizer)
+    return BeamSearchDecoder(recognizer.tokenizer, settings, lm, _extra_words(cfg))
+
+
+def _beam_settings(cfg: DictConfig, recognizer: Recognizer, lm: Path | None) -> BeamSettings:
+    """Command-line LM values first, then the tuned ones for this LM, then the defaults."""
+    tuned = _tuned(recognizer.path, lm) if lm is not None and not cfg.tune else {}
+    weight = cfg.lm_weight if cfg.lm_weight is not None else tuned.get("lm_weight")
+    bonus = cfg.word_score if cfg.word_score is not None else tuned.get("word_score")
+    return _settings(
+        cfg,
+        lm_weight=DEFAULT_LM_WEIGHT if weight is None else float(weight),
+        word_score=DEFAULT_WORD_SCORE if bonus is None else float(bonus),
+    )
+
+
+def _settings(cfg: DictConfig, lm_weight: float, word_score: float) -> BeamSettings:
+    return BeamSettings(
+        beam_size=cfg.beam_size, beam_size_token=cfg.beam_size_token,
+        beam_threshold=cfg.beam_threshold, lm_weight=lm_weight, word_score=word_score,
+    )  # fmt: skip
+
+
+def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
+    path = _tuning_path(checkpoint)
+    if not path.is_file():
+        return {}
+    tuned = json.loads(path.read_text())
+    if tuned.get("lm") != str(lm.resolve()):
+        log.warning("%s was tuned with another LM (%s): using the defaults", path, tuned.get("lm"))
+        return {}
+    log.info("LM settings tuned on %s: lm_weight %s, word_score %s", tuned.get("audio"),
+             tuned["lm_weight"], tuned["word_score"])  # fmt: skip
+    return tuned
+
+
+def _tuning_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(f"{checkpoint.stem}.lm-tuning.json")
+
+
+def _lm_path(cfg: DictConfig, recognizer: Recognizer) -> Path:
+    path = Path(cfg.lm) if cfg.lm else Path(recognizer.config.data.root) / "lm" / "3gram.arpa"
+    if not path.is_file():
+        hint = (
+            "" if cfg.lm else " (the default for this checkpoint's data; build it with `make lm`)"
+        )
+        raise LanguageModelError(f"{path}: no such language model file{hint}")
+    return path
+
+
+def _extra_words(cfg: DictConfig) -> list[str]:
+    if not cfg.lexicon:
+        return []
+    path = Path(cfg.lexicon)
+    if not path.is_file():
+        raise LanguageModelError(f"lexicon={path}: no such file")
+    return path.read_text(encoding="utf-8").split()
+
+
+def _run_dir(checkpoint: Path) -> Path:
+    """The training run a checkpoint belongs to (``<run>/checkpoints/x.ckpt``), else its dir."""
+    parent = checkpoint.resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+def _report_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        log.warning("skipped: %s", problem)
+
+
+def _log_summary(name: str, results: dict[str, Any], out: Path) -> None:
+    scores = "" if results["wer"] is None else (
+        f"WER {results['wer']:.4f}, CER {results['cer']:.4f}, ")  # fmt: skip
+    log.info("%s: %d utterances (%.1f s), %sRTF %.4f (search %.4f) -> %s", name,
+             results["utterances"], results["audio_seconds"], scores, results["rtf"],
+             results["rtf_search"], out)  # fmt: skip

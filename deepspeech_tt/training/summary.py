@@ -1,0 +1,74 @@
+"""``<run_dir>/summary.json``: what a finished run reports, read by ``scripts/compare_runs.py``.
+
+::
+
+    {"recipe": "tiny_tt", "format": "tt", "rank": 4, "params_total": 52669,
+     "params_rnn": 29184, "dev_wer": 0.749, "dev_cer": 0.241, "test_wer": 0.811,
+     "test_cer": 0.263, "best_checkpoint": "checkpoints/best-step825-wer0.7494.ckpt",
+     "train_seconds": 912.3}
+
+Dev scores are those of the validation that chose the best checkpoint, test scores that
+checkpoint's greedy decoding of ``data.test``; any of them is null when it was not measured.
+``rank`` is null for dense GRUs; ``best_checkpoint`` is relative to the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deepspeech_tt.atomic import write_text
+
+SUMMARY_FILE = "summary.json"
+
+
+def write_run_summary(
+    run_dir: str | Path,
+    *,
+    recipe: str | None,
+    rnn: Mapping[str, Any],
+    parameters: Mapping[str, int],
+    dev: Mapping[str, float],
+    test: Mapping[str, float],
+    best_checkpoint: str | None,
+    train_seconds: float,
+) -> Path:
+    """Write the run's ``summary.json`` atomically; returns its path.
+
+    Args:
+        run_dir: the run's output directory.
+        recipe: the recipe's name (None when composed without one).
+        rnn: the ``rnn`` config node (``format``, ``rank``).
+        parameters: ``model/params_total`` and ``model/params_rnn``.
+        dev: ``val/wer`` and ``val/cer`` of the best validation (empty when none ran).
+        test: ``test/wer`` and ``test/cer`` (empty when not tested).
+        best_checkpoint: path of the best checkpoint, or None.
+        train_seconds: wall time of training and testing.
+    """
+    run_dir = Path(run_dir)
+    dense = rnn["format"] == "dense"
+    summary = {
+        "recipe": recipe,
+        "format": rnn["format"],
+        "rank": None if dense else rnn["rank"],
+        "params_total": parameters["model/params_total"],
+        "params_rnn": parameters["model/params_rnn"],
+        "dev_wer": dev.get("val/wer"),
+        "dev_cer": dev.get("val/cer"),
+        "test_wer": test.get("test/wer"),
+        "test_cer": test.get("test/cer"),
+        "best_checkpoint": _relative(best_checkpoint, run_dir),
+        "train_seconds": round(train_seconds, 1),
+    }
+    return write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+
+def _relative(path: str | None, run_dir: Path) -> str | None:
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(run_dir.resolve()))
+    except ValueError:
+        return str(path)
