@@ -17,13 +17,18 @@ os.umask(_UMASK)  # read the process's umask once: temporary files are created o
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically, creating its directory; returns the path."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, creating its directory; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # the mode an ordinary open() would have given
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o666 & ~_UMASK)  # the mode an ordinary open() would have given
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
