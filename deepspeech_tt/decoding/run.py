@@ -89,7 +89,7 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
     name = f"{inputs.name}-{cfg.decoder}"
     ids, refs, hyps = [], [], []
     audio_seconds = model_seconds = search_seconds = 0.0
-    for scores in _acoustic_scores(recognizer, inputs.utterances, cfg.batch_seconds, problems):
+    for scores in acoustic_scores(recognizer, inputs.utterances, cfg.batch_seconds, problems):
         started = time.perf_counter()
         texts = decoder.decode(scores.log_probs, scores.lengths)
         search_seconds += time.perf_counter() - started
@@ -133,7 +133,7 @@ def tune(
 ) -> dict[str, Any]:
     """Grid-search ``lm_weight`` x ``word_score`` by WER on ``rows``; store and return the best."""
     assert lm is not None
-    batches = list(_acoustic_scores(recognizer, rows, cfg.batch_seconds, problems))
+    batches = list(acoustic_scores(recognizer, rows, cfg.batch_seconds, problems))
     _report_problems(problems)
     references = [row.text for scores in batches for row in scores.rows]
     if not any(references):
@@ -155,13 +155,13 @@ def tune(
     return tuned
 
 
-def _acoustic_scores(
+def acoustic_scores(
     recognizer: Recognizer, rows: Sequence[Utterance], batch_seconds: float,
-    problems: list[Problem],
+    problems: list[Problem], progress: bool = True,
 ) -> Iterator[Scores]:  # fmt: skip
     """Log-probabilities of ``rows`` batch by batch; unreadable audio joins ``problems``."""
     rate = recognizer.features.sample_rate
-    with tqdm(total=len(rows), unit="utt", desc="decoding") as progress:
+    with tqdm(total=len(rows), unit="utt", desc="decoding", disable=not progress) as bar:
         for batch in _batches(rows, batch_seconds):
             started = time.perf_counter()
             waves, kept = [], []
@@ -171,7 +171,7 @@ def _acoustic_scores(
                     kept.append(row)
                 except DataError as error:
                     problems.append(audio_problem(row.id, row.audio, error))
-            progress.update(len(batch))
+            bar.update(len(batch))
             if not kept:
                 continue
             lengths = torch.tensor([w.numel() for w in waves])
