@@ -1,9 +1,12 @@
 """Prepare LibriSpeech for ``python train.py recipe=librispeech_tt``: fetch or link, then check.
 
     # download (about 60 GB of archives for 960 h; where openslr.org is reachable)
-    python recipes/librispeech/prepare.py --out data/LibriSpeech --download
+    python recipes/librispeech/prepare.py --out data/LibriSpeech --download --lm
     # or point at a tree you already have (holding train-clean-100/, dev-clean/, ...)
     python recipes/librispeech/prepare.py --out data/LibriSpeech --existing /corpora/LibriSpeech
+
+``--lm`` also fetches the corpus' published 3-gram (openslr.org/11, pruned at 1e-7, 34 MB) to
+``<out>/lm/3gram.arpa``, where ``decode.py decoder=beam_lm`` looks by default.
 
 Then every split is checked once and its manifest written to ``<out>/manifests/<split>.jsonl``,
 where ``train.py`` looks for it (``data.manifest_dir``), so training starts without re-reading
@@ -13,6 +16,7 @@ the audio. Splits already prepared are left as they are.
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import shutil
 import tarfile
@@ -23,6 +27,7 @@ from pathlib import Path
 from deepspeech_tt.data.prepare import prepare_manifest
 
 URL = "https://www.openslr.org/resources/12/{part}.tar.gz"
+LM_URL = "https://www.openslr.org/resources/11/3-gram.pruned.1e-7.arpa.gz"
 TRAIN = ("train-clean-100", "train-clean-360", "train-other-500")
 EVAL = ("dev-clean", "dev-other", "test-clean", "test-other")
 
@@ -46,6 +51,23 @@ def download(out: Path, parts: Sequence[str]) -> None:
             tar.extractall(out.parent / ".librispeech-unpack", filter="data")
         shutil.move(out.parent / ".librispeech-unpack" / "LibriSpeech" / part, out / part)
         archive.unlink()
+
+
+def download_lm(out: Path) -> Path:
+    """The published pruned 3-gram, unpacked to ``out/lm/3gram.arpa`` (kept if there)."""
+    target = out / "lm" / "3gram.arpa"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    archive = target.with_suffix(".arpa.gz.partial")
+    log.info("downloading %s", LM_URL)
+    urllib.request.urlretrieve(LM_URL, archive)
+    partial = target.with_suffix(".partial")
+    with gzip.open(archive, "rb") as packed, partial.open("wb") as plain:
+        shutil.copyfileobj(packed, plain)
+    partial.rename(target)
+    archive.unlink()
+    return target
 
 
 def link_existing(out: Path, existing: Path, parts: Sequence[str]) -> None:
@@ -79,6 +101,7 @@ def main() -> None:
     source.add_argument("--existing", type=Path, help="a LibriSpeech tree already on disk")
     parser.add_argument("--parts", nargs="+", default=[*TRAIN, *EVAL])
     parser.add_argument("--workers", type=int, default=8, help="threads decoding audio")
+    parser.add_argument("--lm", action="store_true", help="also fetch the published 3-gram LM")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.download:
@@ -86,6 +109,8 @@ def main() -> None:
     else:
         link_existing(args.out, args.existing, args.parts)
     prepare(args.out, args.parts, args.workers)
+    if args.lm:
+        log.info("language model: %s", download_lm(args.out))
 
 
 if __name__ == "__main__":
