@@ -37,7 +37,7 @@ class DecodeConfig:
     tune_word_scores: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0])
     out: str | None = None  # result files; None: <run dir>/decode (beside checkpoints/)
     batch_seconds: float = 200.0  # padded audio per batch
-    threads: int | None = 1  # torch threads; None: torch's default
+    threads: int | None = None  # torch intra-op threads; None: torch's default
     device: str = "cpu"  # cpu | cuda
     print_transcripts: bool = True  # print "<id> <hypothesis>" lines to stdout
 
