@@ -13,9 +13,7 @@ value is a tensor, number, string, list or dict: nothing that ``weights_only`` l
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,8 @@ import numpy as np
 import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from deepspeech_tt.atomic import replacing
 
 CHECKPOINT_KEY = "deepspeech_tt"
 FORMAT_VERSION = 1
@@ -46,17 +46,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def save_atomically(obj: Any, path: Path) -> None:
     """``torch.save(obj, path)`` through a synced temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as f:
+        torch.save(obj, f)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
