@@ -149,7 +149,7 @@ def tune(
         log.info("lm_weight %.2f word_score %.2f: WER %.4f", weight, bonus, wer)
     best = min(grid, key=lambda row: row["wer"])
     tuned = {"lm": str(lm.resolve()), "audio": cfg.audio, **best, "grid": grid}
-    path = write_text(_tuning_path(recognizer.path), json.dumps(tuned, indent=2) + "\n")
+    path = write_text(tuning_path(recognizer.path), json.dumps(tuned, indent=2) + "\n")
     log.info("best: lm_weight %.2f, word_score %.2f (WER %.4f) -> %s", best["lm_weight"],
              best["word_score"], best["wer"], path)  # fmt: skip
     return tuned
@@ -220,7 +220,7 @@ def _settings(cfg: DictConfig, lm_weight: float, word_score: float) -> BeamSetti
 
 
 def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
-    path = _tuning_path(checkpoint)
+    path = tuning_path(checkpoint)
     if not path.is_file():
         return {}
     tuned = json.loads(path.read_text())
@@ -232,7 +232,8 @@ def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
     return tuned
 
 
-def _tuning_path(checkpoint: Path) -> Path:
+def tuning_path(checkpoint: Path) -> Path:
+    """Where ``tune=true`` stores the best LM settings of ``checkpoint``."""
     return checkpoint.with_name(f"{checkpoint.stem}.lm-tuning.json")
 
 
