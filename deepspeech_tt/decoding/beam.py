@@ -17,6 +17,7 @@ flashlight-text's KenLM reads ARPA text (``make lm`` writes one) and KenLM binar
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -88,13 +89,26 @@ class BeamSearchDecoder:
         self.tokenizer = tokenizer
         self.settings = settings
         self.blank = tokenizer.blank
+        self._decoder: LexiconFreeDecoder | LexiconDecoder
         if lm is None:
             self._decoder = self._lexicon_free()
             self._words: Dictionary | None = None
             return
         if not isinstance(tokenizer, CharTokenizer) or tokenizer.alphabet[:1] != " ":
             raise ValueError("LM decoding needs a character tokenizer whose first symbol is space")
-        self._decoder, self._words = self._with_lm(Path(lm), list(extra_words))
+        self._words, self._lm, self._trie = self._load_lm(Path(lm), list(extra_words))
+        self._decoder = self._lexicon_decoder()
+
+    def with_settings(self, settings: BeamSettings) -> BeamSearchDecoder:
+        """The same decoder with other settings, sharing the loaded LM and lexicon.
+
+        Loading an ARPA model and building the lexicon's prefix tree cost seconds; a search of
+        the LM weight and word bonus reuses them for every pair.
+        """
+        other = copy.copy(self)
+        other.settings = settings
+        other._decoder = other._lexicon_free() if self._words is None else other._lexicon_decoder()
+        return other
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
         """Transcripts of a batch.
@@ -128,7 +142,7 @@ class BeamSearchDecoder:
         )  # fmt: skip
         return LexiconFreeDecoder(options, ZeroLM(), self._separator(), self.blank, [])
 
-    def _with_lm(self, path: Path, extra: Sequence[str]) -> tuple[LexiconDecoder, Dictionary]:
+    def _load_lm(self, path: Path, extra: Sequence[str]) -> tuple[Dictionary, KenLM, Trie]:
         check_arpa(path)
         vocabulary = _lexicon(path, extra, self.tokenizer)
         words = Dictionary()
@@ -136,7 +150,10 @@ class BeamSearchDecoder:
             words.add_entry(word)
         words.add_entry(UNK)
         lm = KenLM(str(path), words)
-        trie = self._spellings(vocabulary, words, lm)
+        return words, lm, self._spellings(vocabulary, words, lm)
+
+    def _lexicon_decoder(self) -> LexiconDecoder:
+        assert self._words is not None
         s = self.settings
         options = LexiconDecoderOptions(
             beam_size=s.beam_size, beam_size_token=self._tokens_per_frame(),
@@ -144,10 +161,10 @@ class BeamSearchDecoder:
             unk_score=s.unk_score, sil_score=s.sil_score, log_add=False,
             criterion_type=CriterionType.CTC,
         )  # fmt: skip
-        decoder = LexiconDecoder(
-            options, trie, lm, self._separator(), self.blank, words.get_index(UNK), [], False
+        unk = self._words.get_index(UNK)
+        return LexiconDecoder(
+            options, self._trie, self._lm, self._separator(), self.blank, unk, [], False
         )
-        return decoder, words
 
     def _spellings(self, vocabulary: Sequence[str], words: Dictionary, lm: KenLM) -> Trie:
         """The lexicon's prefix tree, each node smeared with its best word's unigram score."""

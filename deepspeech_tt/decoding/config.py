@@ -32,9 +32,10 @@ class DecodeConfig:
     beam_size_token: int | None = None  # likeliest tokens tried per frame; None: all
     beam_threshold: float = 25.0  # prune hypotheses this far below the best (log scale)
     tune: bool = False  # search lm_weight x word_score on this audio (use dev); store the best
-    tune_lm_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0,
-                                                                 1.5, 2.0])  # fmt: skip
-    tune_word_scores: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.0, 2.0, 3.0])
+    tune_lm_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 1.5, 2.0, 2.5,
+                                                                 3.0])  # fmt: skip
+    tune_word_scores: list[float] = field(default_factory=lambda: [-4.0, -3.0, -2.0, -1.0, 0.0,
+                                                                   1.0])  # fmt: skip
     out: str | None = None  # result files; None: <run dir>/decode (beside checkpoints/)
     batch_seconds: float = 200.0  # padded audio per batch
     threads: int | None = None  # torch intra-op threads; None: torch's default

@@ -140,14 +140,16 @@ def tune(
         raise DataError(f"audio={cfg.audio}: tuning needs references; use the dev split")
     grid = []
     pairs = [(w, s) for w in cfg.tune_lm_weights for s in cfg.tune_word_scores]
+    words = _extra_words(cfg)
+    loaded = BeamSearchDecoder(recognizer.tokenizer, _settings(cfg, 0.0, 0.0), lm, words)
     for weight, bonus in tqdm(pairs, desc="tuning", unit="pair"):
-        settings = _settings(cfg, lm_weight=weight, word_score=bonus)
-        decoder = BeamSearchDecoder(recognizer.tokenizer, settings, lm, _extra_words(cfg))
+        decoder = loaded.with_settings(_settings(cfg, lm_weight=weight, word_score=bonus))
         hyps = [text for s in batches for text in decoder.decode(s.log_probs, s.lengths)]
         wer = word_errors(references, hyps).rate
         grid.append({"lm_weight": weight, "word_score": bonus, "wer": wer})
         log.info("lm_weight %.2f word_score %.2f: WER %.4f", weight, bonus, wer)
     best = min(grid, key=lambda row: row["wer"])
+    _warn_on_edge(best, cfg)
     tuned = {"lm": str(lm.resolve()), "audio": cfg.audio, **best, "grid": grid}
     path = write_text(tuning_path(recognizer.path), json.dumps(tuned, indent=2) + "\n")
     log.info("best: lm_weight %.2f, word_score %.2f (WER %.4f) -> %s", best["lm_weight"],
@@ -230,6 +232,14 @@ def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
     log.info("LM settings tuned on %s: lm_weight %s, word_score %s", tuned.get("audio"),
              tuned["lm_weight"], tuned["word_score"])  # fmt: skip
     return tuned
+
+
+def _warn_on_edge(best: dict[str, Any], cfg: DictConfig) -> None:
+    """A best value at the end of its grid may not be the best: say which grid to widen."""
+    for key, grid in (("lm_weight", cfg.tune_lm_weights), ("word_score", cfg.tune_word_scores)):
+        if len(grid) > 1 and best[key] in (min(grid), max(grid)):
+            log.warning("best %s %s is at the end of tune_%ss=%s: a wider grid may do better",
+                        key, best[key], key, list(grid))  # fmt: skip
 
 
 def tuning_path(checkpoint: Path) -> Path:

@@ -72,6 +72,19 @@ def test_a_zero_lm_weight_leaves_the_acoustics_in_charge(cat_lm: Path) -> None:
     assert decoder.decode(log_probs, lengths) == ["THE CAP SAT"]  # CAP is in the lexicon
 
 
+def test_new_settings_reuse_the_loaded_lm_and_decode_as_a_fresh_decoder(cat_lm: Path) -> None:
+    frames = _spoken("THE CA") + [{"P": 0.5, "T": 0.4}, {"": 0.9}] + _spoken(" SAT ON THE MAT")
+    log_probs, lengths = _batch(_emissions(frames))
+    loaded = BeamSearchDecoder(CHARS, BeamSettings(lm_weight=0.0), lm=cat_lm)
+    for weight in (1.0, 0.0):  # the LM's choice, then the acoustics' again
+        settings = BeamSettings(lm_weight=weight)
+        fresh = BeamSearchDecoder(CHARS, settings, lm=cat_lm).decode(log_probs, lengths)
+        assert loaded.with_settings(settings).decode(log_probs, lengths) == fresh
+    assert loaded.with_settings(BeamSettings(lm_weight=1.0)).decode(log_probs, lengths) == [
+        "THE CAT SAT ON THE MAT"]  # fmt: skip
+    assert loaded.decode(log_probs, lengths) == ["THE CAP SAT ON THE MAT"]  # unchanged
+
+
 def test_extra_words_join_the_lexicon(cat_lm: Path) -> None:
     log_probs, lengths = _batch(_emissions(_spoken("THE DOG SAT")))
     plain = BeamSearchDecoder(CHARS, BeamSettings(lm_weight=0.0), lm=cat_lm)

@@ -77,13 +77,16 @@ def test_a_directory_of_any_rate_and_channels_is_decoded_and_a_bad_file_skipped(
     assert results["skipped"] == 1 and results["wer"] is None
 
 
-def test_beam_search_with_the_lm_and_tuning(best: Path, arpa: Path, tmp_path: Path) -> None:
+def test_beam_search_with_the_lm_and_tuning(
+    best: Path, arpa: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     common = [f"checkpoint={best}", "decoder=beam_lm", f"lm={arpa}", f"out={tmp_path}",
               "beam_size=8"]  # fmt: skip
     assert _decode(*common, "audio=dev", "tune=true", "tune_lm_weights=[0,1]",
                    "tune_word_scores=[0,2]") == 0  # fmt: skip
     tuned = json.loads(best.with_name(f"{best.stem}.lm-tuning.json").read_text())
     assert len(tuned["grid"]) == 4
+    assert "at the end of tune_lm_weights=[0.0, 1.0]" in caplog.text  # two values: both ends
     assert tuned["wer"] == min(row["wer"] for row in tuned["grid"])
     assert _decode(*common, "audio=test") == 0
     results = json.loads((tmp_path / "results-test-beam_lm.json").read_text())
