@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from deepspeech_tt.tensor.base import DenseMatrix, MatrixFormat
+from deepspeech_tt.tensor.btt import BlockTermMatrix
 from deepspeech_tt.tensor.cp import CPMatrix
+from deepspeech_tt.tensor.ht import HierarchicalTuckerMatrix
 from deepspeech_tt.tensor.lowrank import LowRankMatrix
+from deepspeech_tt.tensor.toeplitz import ToeplitzLikeMatrix
+from deepspeech_tt.tensor.tr import TensorRingMatrix
 from deepspeech_tt.tensor.tt import TensorTrainMatrix
 from deepspeech_tt.tensor.tucker import TuckerMatrix
 
@@ -14,6 +18,10 @@ FORMATS: dict[str, MatrixFormat] = {
     "cp": CPMatrix,
     "tucker": TuckerMatrix,
     "lowrank": LowRankMatrix,
+    "tr": TensorRingMatrix,
+    "bt": BlockTermMatrix,
+    "toeplitz": ToeplitzLikeMatrix,
+    "ht": HierarchicalTuckerMatrix,
 }
 
 

@@ -30,6 +30,10 @@ FULL_RANK: dict[str, tuple[object, object]] = {
     "cp": (4, 4),
     "tucker": (4, 4),
     "lowrank": (8, 4),
+    "toeplitz": (12, 12),  # one 12 x 12 block each: 12 x 8 and 12 x 4
+    "ht": (4, 4),  # two leaves, each of at most rank 4 (the 4-sized mode)
+    "tr": (4, 4),  # every bond at the one TT bond, 4: the TT cores padded into a ring
+    "bt": (4, 4),  # the first Tucker block holds the rank-4 matrix, the second fits zero
 }
 
 
@@ -194,6 +198,16 @@ def test_from_gru_at_full_rank_reproduces_nn_gru(fmt: str) -> None:
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
     for name, value in ours.to_gru().state_dict().items():
         torch.testing.assert_close(value, gru.state_dict()[name], atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", FACTORIZED)
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_equals_nn_gru_on_its_reconstructed_weights(fmt: str, strategy: str) -> None:
+    ours = _factorized(fmt, num_layers=2, bidirectional=True, strategy=strategy)
+    gru = ours.to_gru()  # each matrix's to_dense()
+    x = torch.randn(6, 3, 8, dtype=torch.double)
+    for got, want in zip(ours(x), gru(x), strict=True):
+        torch.testing.assert_close(got, want)
 
 
 def test_initialisation_is_nn_grus_for_every_matrix_and_bias() -> None:

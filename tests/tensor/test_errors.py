@@ -9,7 +9,7 @@ from deepspeech_tt.tensor import FORMATS, FormatError, TensorTrainMatrix, get_fo
 from deepspeech_tt.tensor.base import Rank
 from tests.tensor.helpers import FACTORIZED, IN_SHAPE, OUT_SHAPE, M, N
 
-MODE_FORMATS = ["tt", "cp", "tucker"]
+MODE_FORMATS = ["tt", "cp", "tucker", "ht", "tr", "bt"]
 
 
 @pytest.mark.parametrize("name", MODE_FORMATS)
@@ -42,6 +42,10 @@ def test_shapes_with_different_numbers_of_modes(name: str) -> None:
         ("cp", 37, r"CP rank 1 is 37, .* at most 36"),
         ("tucker", [6, 7, 20], r"Tucker rank 2 is 7, .* use ranks <= \[6, 6, 20\]"),
         ("lowrank", 25, r"low rank 1 is 25, .* at most 24"),
+        ("toeplitz", 31, r"displacement rank 31 is too large; .* ranks 1 to 30"),
+        ("ht", [6, 6, 21, 20], r"HT rank 3 is 21, .* at most 20; use ranks <= \[6, 6, 20, 20\]"),
+        ("tr", [2, 21, 3], r"TR rank 2 is 21, .* at most 20; use ranks <= \[20, 20, 20\]"),
+        ("bt", [2, 6, 7, 20], r"BT Tucker rank 2 is 7, .* use ranks <= \[6, 6, 20\]"),
     ],
 )
 def test_rank_beyond_what_the_shapes_allow(name: str, rank: Rank, expected: str) -> None:
@@ -53,7 +57,12 @@ def test_rank_beyond_what_the_shapes_allow(name: str, rank: Rank, expected: str)
 @pytest.mark.parametrize(
     ("name", "rank", "expected"),
     [("tt", [2, 2, 2], r"one integer or 2 ranks, got 3"), ("tt", [2, 2, 2, 2], r"end with 1"),
-     ("tucker", [2, 2], r"one integer or 3 ranks"), ("cp", 0, r"ranks must be positive")],
+     ("tucker", [2, 2], r"one integer or 3 ranks"), ("cp", 0, r"ranks must be positive"),
+     ("toeplitz", [2, 2], r"one integer or 1 ranks, got 2"),
+     ("ht", [2, 2], r"one integer or 4 ranks, got 2"),
+     ("tr", [2, 2], r"one integer or 3 ranks, got 2"), ("tr", [2, 3, 4, 5], r"same rank"),
+     ("bt", [2, 2], r"one integer, 3 Tucker ranks or 4 \(the number of blocks first\)"),
+     ("bt", [0, 2, 2, 2], r"at least one block")],
 )
 def test_malformed_rank(name: str, rank: Rank, expected: str) -> None:
     with pytest.raises(FormatError, match=expected):
@@ -80,5 +89,6 @@ def test_format_error_is_a_value_error_that_callers_can_rename() -> None:
 
 
 def test_registry_rejects_an_unknown_name() -> None:
-    with pytest.raises(ValueError, match=r"'ttm'.*\['cp', 'dense', 'lowrank', 'tt', 'tucker'\]"):
+    with pytest.raises(ValueError, match=r"'ttm'") as caught:
         get_format("ttm")
+    assert str(sorted(FORMATS)) in str(caught.value)  # every registered name, sorted

@@ -58,6 +58,10 @@ TRUNCATION_RANKS: dict[str, list[Rank]] = {
     "cp": [1, 4, 12, 36],
     "tucker": [1, 2, [4, 5, 10], [6, 6, 20]],
     "lowrank": [1, 4, 12, 24],
+    "tr": [1, 2, 4, [2, 3, 18], 20],  # [2, 3, 18]: TR-SVD truncates nothing
+    "bt": [1, 2, [4, 5, 10], [6, 6, 20]],  # two blocks each
+    "toeplitz": [1, 4, 12, 30],  # displacement ranks, one 30 x 30 block
+    "ht": [1, 2, [4, 4, 10, 10], [6, 6, 20, 20]],  # nodes (1), (2), (1, 2), (3)
 }
 
 
@@ -92,13 +96,27 @@ def closed_form_parameters(name: str, rank: list[int]) -> int:
         return rank[0] * sum(pairs)
     if name == "tucker":
         return math.prod(rank) + sum(p * r for p, r in zip(pairs, rank, strict=True))
+    if name == "ht":  # tree ((1, 2), 3); ranks of the nodes (1), (2), (1, 2), (3)
+        r1, r2, r12, r3 = rank
+        return pairs[0] * r1 + pairs[1] * r2 + pairs[2] * r3 + r1 * r2 * r12 + r12 * r3
+    if name == "tr":  # bonds (r_0, r_1, r_2), closed by r_3 = r_0
+        bonds = [*rank, rank[0]]
+        return sum(p * bonds[k] * bonds[k + 1] for k, p in enumerate(pairs))
+    if name == "bt":  # (C, r_1, r_2, r_3): C Tucker blocks
+        blocks, *ranks = rank
+        return blocks * closed_form_parameters("tucker", ranks)
+    if name == "toeplitz":  # generators G and H, each r x max(M, N)
+        return 2 * rank[0] * max(M, N)
     return rank[0] * (M + N)
 
 
 @pytest.mark.parametrize(
     ("name", "rank"),
     [("tt", [2, 5]), ("tt", [6, 20]), ("cp", [3]), ("cp", [36]), ("tucker", [2, 3, 4]),
-     ("tucker", [6, 6, 20]), ("lowrank", [1]), ("lowrank", [24])],
+     ("tucker", [6, 6, 20]), ("lowrank", [1]), ("lowrank", [24]),
+     ("toeplitz", [1]), ("toeplitz", [30]),
+     ("ht", [2, 3, 4, 5]), ("ht", [6, 6, 20, 20]),
+     ("tr", [2, 3, 4]), ("tr", [20, 20, 20]), ("bt", [3, 2, 3, 4]), ("bt", [1, 6, 6, 20])],
 )
 def test_num_parameters_match_closed_forms(name: str, rank: list[int]) -> None:
     matrix = FORMATS[name](M, N, rank, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
@@ -121,9 +139,12 @@ def test_tt_flops_follow_the_sequential_contraction() -> None:
     assert matrix.flops_matmul(1) < 64 * 64 < matrix.flops_to_dense()
 
 
+SMALL_RANKS = {"tr": 2}  # a ring carries its closing bond through every core: ~r_0 x TT's cost
+
+
 @pytest.mark.parametrize("name", FACTORIZED)
 def test_flops_grow_with_batch_and_stay_below_dense_for_small_ranks(name: str) -> None:
-    matrix = FORMATS[name](768, 256, 4)
+    matrix = FORMATS[name](768, 256, SMALL_RANKS.get(name, 4))
     assert matrix.flops_matmul(1) < matrix.flops_matmul(16) <= 16 * matrix.flops_matmul(1)
     assert matrix.flops_matmul(1) < 768 * 256
     assert matrix.flops_to_dense() >= 768 * 256  # at least one multiply-add per entry of W
