@@ -7,6 +7,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig
 
 from deepspeech_tt.model import DeepSpeech2, RNNLayerSpec
+from deepspeech_tt.model.recurrent import RNN_TYPES
 from deepspeech_tt.tensor import get_format
 
 
@@ -15,13 +16,18 @@ class ModelConfigError(ValueError):
 
 
 def build_model(cfg: DictConfig, num_features: int, vocab_size: int) -> DeepSpeech2:
-    """The acoustic model of ``cfg.model`` (sizes) with ``cfg.rnn`` (GRU weight formats).
+    """The acoustic model of ``cfg.model`` (sizes) with ``cfg.rnn`` (cell type, weight formats).
 
     Raises:
-        ModelConfigError: an unknown format, or a rank that cannot fit a layer (naming it),
-            before anything is trained.
+        ModelConfigError: an unknown rnn_type or format (listing the valid ones), or a rank that
+            cannot fit a layer (naming it), before anything is trained.
     """
     model_cfg = cfg.model
+    rnn_type = cfg.rnn.rnn_type
+    if rnn_type not in RNN_TYPES:
+        raise ModelConfigError(
+            f"unknown rnn.rnn_type {rnn_type!r}; choose one of {sorted(RNN_TYPES)}"
+        )
     try:
         return DeepSpeech2(
             num_features,
@@ -35,6 +41,7 @@ def build_model(cfg: DictConfig, num_features: int, vocab_size: int) -> DeepSpee
             rnn=rnn_layer_specs(cfg.rnn, model_cfg.rnn_layers),
             lookahead_context=None if model_cfg.bidirectional else model_cfg.lookahead,
             dropout=model_cfg.dropout,
+            rnn_type=rnn_type,
         )
     except ValueError as error:
         raise ModelConfigError(f"cannot build the model of this config: {error}") from error

@@ -75,7 +75,8 @@ class ModelConfig:
 
 @dataclass
 class RNNConfig:
-    format: str = "tt"  # weight format of the GRU matrices: dense, tt, cp, tucker, lowrank
+    rnn_type: str = "gru"  # recurrent cell of every layer: gru (DeepSpeech2) or lstm
+    format: str = "tt"  # GRU matrix format: dense, tt, cp, tucker, lowrank, ht, toeplitz, tr, bt
     rank: Any = "${rank}"  # the format's rank (int, or a list per bond); the top-level rank
     hh_rank: Any = None  # rank of the hidden-to-hidden matrices when it differs
     strategy: str = "auto"  # reconstruct, contract or auto (chosen per layer by cost)

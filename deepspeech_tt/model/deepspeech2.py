@@ -5,9 +5,9 @@ ICML 2016. The layer layout follows the paper and deepspeech.pytorch (S. Naren):
 
     features (B, T, F)
       -> ConvFrontEnd: 2 or 3 x [Conv2d -> BatchNorm -> clipped ReLU], time stride 2
-      -> N x RecurrentLayer: [sequence-wise BatchNorm (not the first) ->] (bi)GRU, directions
-         summed or concatenated; each layer dense or in a tensor format (TT-GRU: Tjandra et al.,
-         IEICE Trans. Inf. & Syst. E103-D(2), 2020)
+      -> N x RecurrentLayer: [sequence-wise BatchNorm (not the first) ->] (bi)GRU or (bi)LSTM,
+         directions summed or concatenated; each layer dense or in a tensor format (TT-GRU:
+         Tjandra et al., IEICE Trans. Inf. & Syst. E103-D(2), 2020)
       -> unidirectional models: Lookahead (row convolution) -> clipped ReLU
       -> sequence-wise BatchNorm -> Linear over the tokens -> log-softmax
       log_probs (B, T', V), out_lengths (B,)
@@ -28,11 +28,11 @@ from deepspeech_tt.model.batchnorm import SequenceBatchNorm
 from deepspeech_tt.model.conv import RELU_CLIP, ConvFrontEnd
 from deepspeech_tt.model.lookahead import Lookahead
 from deepspeech_tt.model.masking import check_lengths
-from deepspeech_tt.model.recurrent import RecurrentLayer, RNNLayerSpec
+from deepspeech_tt.model.recurrent import RecurrentLayer, RNNLayerSpec, rnn_class
 
 
 class DeepSpeech2(nn.Module):
-    """DeepSpeech2 acoustic model with per-layer dense or factorized GRUs.
+    """DeepSpeech2 acoustic model with per-layer dense or factorized GRUs (or LSTMs).
 
     Args:
         num_features: F, features per input frame (spectrogram or mel bins).
@@ -41,16 +41,18 @@ class DeepSpeech2(nn.Module):
         time_stride: the first convolution's stride in time, the frames the front-end merges
             (DeepSpeech2: 2; 3 makes every later layer a third cheaper).
         rnn_layers: recurrent layers.
-        hidden_size: H, the state size of each GRU direction.
-        bidirectional: bidirectional GRUs; False for the streaming variant.
+        hidden_size: H, the state size of each recurrent direction.
+        bidirectional: bidirectional layers; False for the streaming variant.
         sum_directions: sum the two directions (H features) rather than concatenate them (2H).
         rnn: the weight format of every recurrent layer (one spec), or one spec per layer, e.g.
             ``[RNNLayerSpec()] + [RNNLayerSpec("tt", rank=4)] * 4``; all dense if None.
         lookahead_context: future frames of the lookahead convolution; unidirectional only.
         dropout: dropout on the output of every recurrent layer but the last.
+        rnn_type: "gru" (DeepSpeech2's) or "lstm", the cell of every recurrent layer.
 
     Raises:
-        ValueError: on a spec that cannot be built, naming the recurrent layer.
+        ValueError: on an unknown ``rnn_type``, listing the valid ones; on a spec that cannot
+            be built, naming the recurrent layer.
 
     Example::
 
@@ -74,18 +76,21 @@ class DeepSpeech2(nn.Module):
         rnn: RNNLayerSpec | Sequence[RNNLayerSpec] | None = None,
         lookahead_context: int | None = None,
         dropout: float = 0.0,
+        rnn_type: str = "gru",
     ) -> None:
         super().__init__()
+        rnn_class(rnn_type)  # an unknown name fails here, listing the valid ones
         if lookahead_context is not None and bidirectional:
             raise ValueError("lookahead_context is for unidirectional models (bidirectional=False)")
         self.bidirectional = bidirectional
+        self.rnn_type = rnn_type
         self.conv = ConvFrontEnd(num_features, conv_layers, time_stride=time_stride)
         self.rnns = nn.ModuleList()
         size = self.conv.output_size
         for index, spec in enumerate(_layer_specs(rnn, rnn_layers)):
             layer = _recurrent_layer(
                 index, size, hidden_size, spec, bidirectional=bidirectional,
-                sum_directions=sum_directions,
+                sum_directions=sum_directions, rnn_type=rnn_type,
             )
             self.rnns.append(layer)
             size = layer.output_size
@@ -151,13 +156,13 @@ def _layer_specs(
 
 def _recurrent_layer(
     index: int, input_size: int, hidden_size: int, spec: RNNLayerSpec, *,
-    bidirectional: bool, sum_directions: bool,
+    bidirectional: bool, sum_directions: bool, rnn_type: str,
 ) -> RecurrentLayer:
     """Recurrent layer ``index``; a ValueError that names it when its spec cannot be built."""
     try:
         return RecurrentLayer(
             input_size, hidden_size, spec, bidirectional=bidirectional,
-            sum_directions=sum_directions, batch_norm=index > 0,
+            sum_directions=sum_directions, batch_norm=index > 0, rnn_type=rnn_type,
         )
     except ValueError as err:
         raise ValueError(

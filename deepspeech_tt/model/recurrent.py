@@ -1,12 +1,17 @@
-"""The recurrent layers of DeepSpeech2, each dense or in a compressed tensor format.
+"""The recurrent layers of DeepSpeech2, GRU or LSTM, each dense or in a compressed tensor format.
 
-Every layer is a :class:`~deepspeech_tt.nn.gru.FactorizedGRU`; a dense layer is one whose
-format is "dense", which runs the same fused operator as ``nn.GRU`` on its stored weights.
+Every layer is a :class:`~deepspeech_tt.nn.gru.FactorizedGRU` (DeepSpeech2's choice, Amodei et
+al. section 3.1) or a :class:`~deepspeech_tt.nn.lstm.FactorizedLSTM` (``rnn_type="lstm"``); a
+dense layer is one whose format is "dense", which runs the same fused operator as ``nn.GRU``
+(``nn.LSTM``) on its stored weights. The module is registered under the type's name (``gru`` or
+``lstm``), so state-dict keys say which it is and GRU checkpoints keep their keys.
 Variable lengths go to the GRU as ``lengths``: each direction runs as a plain GRU over the padded
 batch, the backward one on each sequence reversed within its own length. That equals packing
 and, measured on the 2-core development CPU (BiGRU 1312 -> 256, T = 200, B = 16, one thread,
 forward + backward), takes 462 ms against 902 ms for a packed ``nn.GRU`` and 490 ms for two
 ``nn.GRU`` with the same reversal written out, so the dense layers gain nothing from ``nn.GRU``.
+The layer asks for the output alone (``output``), so an LSTM skips its final cell state, which
+costs extra with lengths (``deepspeech_tt.nn.lstm_functional``).
 """
 
 from __future__ import annotations
@@ -17,8 +22,23 @@ from typing import cast
 from torch import Tensor, nn
 
 from deepspeech_tt.model.batchnorm import SequenceBatchNorm
+from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 from deepspeech_tt.nn.gru import FactorizedGRU
+from deepspeech_tt.nn.lstm import FactorizedLSTM
 from deepspeech_tt.tensor.base import Rank
+
+RNN_TYPES: dict[str, type[FactorizedRNN]] = {"gru": FactorizedGRU, "lstm": FactorizedLSTM}
+"""The recurrent cell types a DeepSpeech2 layer can have, by config name."""
+
+
+def rnn_class(rnn_type: str) -> type[FactorizedRNN]:
+    """The layer class of ``rnn_type``; a ValueError listing the valid names otherwise."""
+    try:
+        return RNN_TYPES[rnn_type]
+    except KeyError:
+        raise ValueError(
+            f"unknown rnn_type {rnn_type!r}; choose one of {sorted(RNN_TYPES)}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -51,7 +71,7 @@ class RNNLayerSpec:
 
 
 class RecurrentLayer(nn.Module):
-    """[Sequence-wise BatchNorm ->] (bi)GRU -> directions summed or concatenated.
+    """[Sequence-wise BatchNorm ->] (bi)GRU or (bi)LSTM -> directions summed or concatenated.
 
     DeepSpeech2 (Amodei et al., 2016, section 3.2) normalises the input of every recurrent
     layer but the first, and sums the two directions (section 3.1); concatenating keeps them.
@@ -59,10 +79,11 @@ class RecurrentLayer(nn.Module):
     Args:
         input_size: features of each input frame.
         hidden_size: H, features of each direction's state.
-        spec: the format, rank and strategy of the GRU's weights.
+        spec: the format, rank and strategy of the recurrent weights.
         bidirectional: run a backward direction too.
         sum_directions: sum the two directions (output H) instead of concatenating them (2H).
         batch_norm: normalise the input over the valid frames first.
+        rnn_type: "gru" or "lstm".
 
     Shape:
         x: (B, T, input_size), lengths: (B,) -> (B, T, output_size), zero beyond each length.
@@ -71,22 +92,29 @@ class RecurrentLayer(nn.Module):
     def __init__(
         self, input_size: int, hidden_size: int, spec: RNNLayerSpec, *,
         bidirectional: bool = True, sum_directions: bool = True, batch_norm: bool = True,
+        rnn_type: str = "gru",
     ) -> None:
         super().__init__()
         self.spec = spec
+        self.rnn_type = rnn_type
         self.norm = SequenceBatchNorm(input_size) if batch_norm else None
-        self.gru = FactorizedGRU(
+        rnn = rnn_class(rnn_type)(
             input_size, hidden_size, batch_first=True, bidirectional=bidirectional,
             format=spec.format, rank=spec.rank, hh_rank=spec.hh_rank, strategy=spec.strategy,
         )
+        self.add_module(rnn_type, rnn)  # "gru" or "lstm": the state-dict keys name the type
         self.sum_directions = bidirectional and sum_directions
         self.output_size = hidden_size * (2 if bidirectional and not sum_directions else 1)
+
+    @property
+    def rnn(self) -> FactorizedRNN:
+        """The layer's FactorizedGRU or FactorizedLSTM."""
+        return cast(FactorizedRNN, self._modules[self.rnn_type])
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         if self.norm is not None:
             x = self.norm(x, lengths)
-        output, _ = self.gru(x, lengths=lengths)
-        y = cast(Tensor, output)  # (B, T, D * H)
+        y = self.rnn.output(x, lengths)  # (B, T, D * H); the final state is not needed
         if self.sum_directions:
             batch, steps, _ = y.shape
             y = y.view(batch, steps, 2, -1).sum(dim=2)  # (B, T, H)

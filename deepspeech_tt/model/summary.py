@@ -1,8 +1,9 @@
 """Parameter counts of a DeepSpeech2 model: per layer, per recurrent format, in total.
 
 The table is what a user reads to see what a decomposition and a rank bought: for each
-recurrent layer its format, rank, stored GRU parameters and the parameters an ``nn.GRU`` of the
-same sizes would store.
+recurrent layer its type (GRU or LSTM, bidirectional or not), format, rank, stored recurrent
+parameters and the parameters the torch layer of the same type and sizes (``nn.GRU``,
+``nn.LSTM``) would store.
 """
 
 from __future__ import annotations
@@ -14,27 +15,27 @@ from torch import nn
 from deepspeech_tt.model.conv import ConvBlock
 from deepspeech_tt.model.deepspeech2 import DeepSpeech2
 from deepspeech_tt.model.recurrent import RecurrentLayer
-from deepspeech_tt.nn.gru import FactorizedGRU
+from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 
 
 @dataclass(frozen=True)
 class LayerSummary:
-    """One row of the summary; the GRU fields are set for recurrent layers only."""
+    """One row of the summary; the RNN fields are set for recurrent layers only."""
 
     name: str
     description: str
     parameters: int
     format: str = ""
     rank: str = ""
-    gru_parameters: int | None = None
-    dense_gru_parameters: int | None = None
+    rnn_params: int | None = None  # stored by the GRU or LSTM (factors and biases)
+    dense_rnn_params: int | None = None  # stored by nn.GRU or nn.LSTM of the same sizes
 
     @property
     def compression(self) -> float | None:
-        """Dense GRU parameters over stored GRU parameters (> 1: smaller than ``nn.GRU``)."""
-        if self.gru_parameters is None or self.dense_gru_parameters is None:
+        """Dense over stored recurrent parameters (> 1: smaller than ``nn.GRU``/``nn.LSTM``)."""
+        if self.rnn_params is None or self.dense_rnn_params is None:
             return None
-        return self.dense_gru_parameters / self.gru_parameters
+        return self.dense_rnn_params / self.rnn_params
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -43,9 +44,9 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def rnn_parameters(model: nn.Module) -> int:
-    """Parameter values of the GRUs of ``model`` (factors and biases; no BatchNorm)."""
-    grus = [m for m in model.modules() if isinstance(m, FactorizedGRU | nn.RNNBase)]
-    return sum(count_parameters(gru) for gru in grus)
+    """Parameter values of the GRUs and LSTMs of ``model`` (factors and biases; no BatchNorm)."""
+    rnns = [m for m in model.modules() if isinstance(m, FactorizedRNN | nn.RNNBase)]
+    return sum(count_parameters(rnn) for rnn in rnns)
 
 
 def summary_rows(model: DeepSpeech2) -> list[LayerSummary]:
@@ -67,11 +68,11 @@ def summary_rows(model: DeepSpeech2) -> list[LayerSummary]:
 def model_summary(model: DeepSpeech2) -> str:
     """A table of parameters per layer, each recurrent layer's compression, and the totals."""
     rows = summary_rows(model)
-    header = ("layer", "type", "params", "format", "rank", "GRU params", "dense GRU", "compr.")
+    header = ("layer", "type", "params", "format", "rank", "RNN params", "dense RNN", "compr.")
     table = [header] + [_cells(row) for row in rows]
-    gru, dense = rnn_parameters(model), _dense_gru_parameters(rows)
-    table.append(("total", "", f"{count_parameters(model):,}", "", "", f"{gru:,}", f"{dense:,}",
-                  f"{dense / gru:.1f}x" if gru else ""))
+    stored, dense = rnn_parameters(model), _dense_rnn_parameters(rows)
+    table.append(("total", "", f"{count_parameters(model):,}", "", "", f"{stored:,}",
+                  f"{dense:,}", f"{dense / stored:.1f}x" if stored else ""))
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = ["  ".join(_align(cell, width, i) for i, (cell, width) in
                        enumerate(zip(line, widths, strict=True))).rstrip() for line in table]
@@ -87,19 +88,19 @@ def _conv_row(name: str, block: ConvBlock) -> LayerSummary:
 
 
 def _rnn_row(name: str, layer: RecurrentLayer) -> LayerSummary:
-    gru = layer.gru
-    kind = "BiGRU" if gru.bidirectional else "GRU"
+    rnn = layer.rnn
+    kind = ("Bi" if rnn.bidirectional else "") + rnn.ops.name  # BiGRU, LSTM, ...
     merge = ", sum" if layer.sum_directions else ""
     fmt, rank = layer.spec.describe()
     return LayerSummary(
-        name, f"{kind} {gru.input_size} -> {gru.hidden_size}{merge}", count_parameters(layer),
-        format=fmt, rank=rank, gru_parameters=gru.num_parameters(),
-        dense_gru_parameters=gru.dense_num_parameters(),
+        name, f"{kind} {rnn.input_size} -> {rnn.hidden_size}{merge}", count_parameters(layer),
+        format=fmt, rank=rank, rnn_params=rnn.num_parameters(),
+        dense_rnn_params=rnn.dense_num_parameters(),
     )
 
 
-def _dense_gru_parameters(rows: list[LayerSummary]) -> int:
-    return sum(row.dense_gru_parameters or 0 for row in rows)
+def _dense_rnn_parameters(rows: list[LayerSummary]) -> int:
+    return sum(row.dense_rnn_params or 0 for row in rows)
 
 
 def _cells(row: LayerSummary) -> tuple[str, ...]:
@@ -108,7 +109,7 @@ def _cells(row: LayerSummary) -> tuple[str, ...]:
 
     compression = row.compression
     return (row.name, row.description, number(row.parameters), row.format, row.rank,
-            number(row.gru_parameters), number(row.dense_gru_parameters),
+            number(row.rnn_params), number(row.dense_rnn_params),
             "" if compression is None else f"{compression:.1f}x")
 
 

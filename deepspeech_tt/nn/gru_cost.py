@@ -1,4 +1,5 @@
-"""Cost of running a factorized GRU layer each way, the per-layer choice, and parameter counts.
+"""Cost of running a factorized GRU (or LSTM) layer each way, the per-layer choice, and parameter
+counts.
 
 The estimate is a time, from each format's multiply-add counts and a few rates:
 
@@ -17,6 +18,11 @@ product written and accumulated at every step); batched factor contractions reac
 the contract loop's backward costs ~5 times its forward. They need only be right near the
 crossover, where either choice is within a few percent of the other;
 ``FactorizedGRU(strategy=...)`` overrides the choice.
+
+The LSTM uses the same rates (its products are the GRU's with 4 gate blocks instead of 3, which
+the formats' counts include) with two more operations per contract step (``lstm_functional``).
+With lengths, its reconstruct strategy also recomputes the gates once for the final cell state;
+that forward-only GEMM is left out of the estimate.
 """
 
 from __future__ import annotations
@@ -60,13 +66,13 @@ def reconstruct_seconds(
     weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
     training: bool = False,
 ) -> float:
-    """One direction: rebuild W and U, then the fused dense GRU (forward, or forward+backward)."""
-    three_h, inputs = weight_ih.shape
+    """One direction: rebuild W and U, then the fused dense RNN (forward, or forward+backward)."""
+    gate_rows, inputs = weight_ih.shape
     hidden = weight_hh.in_features
     rebuild = (weight_ih.flops_to_dense() + weight_hh.flops_to_dense()) / REBUILD_MACS_PER_S
-    projection = steps * batch * three_h * inputs / GEMM_MACS_PER_S
-    product = batch * three_h * hidden / GEMM_MACS_PER_S
-    read = three_h * hidden / READ_VALUES_PER_S
+    projection = steps * batch * gate_rows * inputs / GEMM_MACS_PER_S
+    product = batch * gate_rows * hidden / GEMM_MACS_PER_S
+    read = gate_rows * hidden / READ_VALUES_PER_S
     forward = rebuild + projection + steps * max(product, read)
     if not training:
         return forward
@@ -75,15 +81,19 @@ def reconstruct_seconds(
 
 
 def contract_seconds(
-    weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int
+    weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
+    gate_ops: int = GATE_OPS,
 ) -> float:
-    """One direction, forward: batched input projection, then a Python loop over the steps."""
+    """One direction, forward: batched input projection, then a Python loop over the steps.
+
+    ``gate_ops`` is the number of operations of one step besides the product (cell-dependent).
+    """
     projection = weight_ih.flops_matmul(steps * batch) / FACTOR_MACS_PER_S
     product = max(
         weight_hh.flops_matmul(batch) / STEP_MACS_PER_S,
         weight_hh.num_parameters() / READ_VALUES_PER_S,
     )
-    ops = GATE_OPS + OPS_PER_FACTOR * len(list(weight_hh.parameters()))
+    ops = gate_ops + OPS_PER_FACTOR * len(list(weight_hh.parameters()))
     return projection + steps * (product + ops * OP_SECONDS)
 
 
@@ -95,6 +105,7 @@ def layer_cost(
     batch: int,
     directions: int,
     training: bool,
+    gate_ops: int = GATE_OPS,
 ) -> LayerCost:
     """Cost of one layer of ``directions`` directions on a (steps, batch) input, each way."""
     loop = 1.0 + LOOP_BACKWARD if training else 1.0
@@ -102,7 +113,7 @@ def layer_cost(
         reconstruct=directions * reconstruct_seconds(
             weight_ih, weight_hh, steps=steps, batch=batch, training=training),
         contract=directions * loop * contract_seconds(weight_ih, weight_hh, steps=steps,
-                                                      batch=batch),
+                                                      batch=batch, gate_ops=gate_ops),
     )
 
 
@@ -110,12 +121,31 @@ def dense_gru_parameters(
     input_size: int, hidden_size: int, num_layers: int, *, bias: bool, bidirectional: bool
 ) -> int:
     """The parameter count of ``nn.GRU`` with these sizes."""
+    return dense_rnn_parameters(
+        input_size, hidden_size, num_layers, gates=3, bias=bias, bidirectional=bidirectional
+    )
+
+
+def dense_lstm_parameters(
+    input_size: int, hidden_size: int, num_layers: int, *, bias: bool, bidirectional: bool
+) -> int:
+    """The parameter count of ``nn.LSTM`` (without projections) with these sizes."""
+    return dense_rnn_parameters(
+        input_size, hidden_size, num_layers, gates=4, bias=bias, bidirectional=bidirectional
+    )
+
+
+def dense_rnn_parameters(
+    input_size: int, hidden_size: int, num_layers: int, *, gates: int, bias: bool,
+    bidirectional: bool,
+) -> int:
+    """The parameter count of a torch RNN of ``gates`` gate blocks (GRU 3, LSTM 4)."""
     directions = 2 if bidirectional else 1
     total = 0
     for layer in range(num_layers):
         inputs = input_size if layer == 0 else hidden_size * directions
-        per_direction = 3 * hidden_size * (inputs + hidden_size)
+        per_direction = gates * hidden_size * (inputs + hidden_size)
         if bias:
-            per_direction += 6 * hidden_size
+            per_direction += 2 * gates * hidden_size
         total += directions * per_direction
     return total

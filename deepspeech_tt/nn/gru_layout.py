@@ -1,7 +1,10 @@
-"""The weights of a factorized GRU: sizes and factor shapes of every matrix, and their creation.
+"""The weights of a factorized GRU or LSTM: sizes and factor shapes of every matrix, and their
+creation.
 
-Every layer and direction holds an input-to-hidden matrix (3H x I) and a hidden-to-hidden matrix
-(3H x H), gates r|z|n stacked on the output side, each in a registered format, and dense biases.
+Every layer and direction holds an input-to-hidden matrix (G H x I) and a hidden-to-hidden matrix
+(G H x H), the G gates stacked on the output side (GRU r|z|n, G = 3; LSTM i|f|g|o, G = 4), each
+in a registered format, and dense biases (G H each). With factor shapes, the gates share the last
+output mode, ``hidden_shape`` with its last mode x G.
 Errors from a format (bad rank, bad factor shapes) are re-raised naming the matrix, e.g.
 "layer 1, backward direction, hidden-to-hidden (768 x 256): ...".
 """
@@ -23,8 +26,8 @@ KINDS = {"ih": "input-to-hidden", "hh": "hidden-to-hidden"}
 
 
 @dataclass(frozen=True)
-class GRUSpec:
-    """Sizes, formats, ranks and factor shapes of every matrix of a factorized GRU."""
+class RecurrentSpec:
+    """Sizes, formats, ranks and factor shapes of every matrix of a factorized GRU or LSTM."""
 
     input_size: int
     hidden_size: int
@@ -36,14 +39,19 @@ class GRUSpec:
     hh_rank: Rank
     input_shape: Shape = None
     hidden_shape: Shape = None
+    gates: int = 3  # gate blocks stacked on the output side: GRU 3, LSTM 4
+    layer_name: str = "FactorizedGRU"  # how errors name the layer
 
     def __post_init__(self) -> None:
         for name, size in (("input_size", self.input_size), ("hidden_size", self.hidden_size),
                            ("num_layers", self.num_layers)):
             if size < 1:
-                raise ValueError(f"FactorizedGRU: {name} must be positive, got {size}")
-        _check_shape("input_shape", self.input_shape, "input_size", self.input_size)
-        _check_shape("hidden_shape", self.hidden_shape, "hidden_size", self.hidden_size)
+                raise ValueError(f"{self.layer_name}: {name} must be positive, got {size}")
+        for name, shape, size_name, size in (
+            ("input_shape", self.input_shape, "input_size", self.input_size),
+            ("hidden_shape", self.hidden_shape, "hidden_size", self.hidden_size),
+        ):
+            _check_shape(self.layer_name, name, shape, size_name, size)
         for name in self.formats:
             get_format(name)  # raises on an unknown name, listing the known ones
 
@@ -51,19 +59,19 @@ class GRUSpec:
         """(out_features, in_features) of one matrix."""
         directions = 2 if self.bidirectional else 1
         inputs = self.input_size if layer == 0 else self.hidden_size * directions
-        return 3 * self.hidden_size, inputs if kind == "ih" else self.hidden_size
+        return self.gates * self.hidden_size, inputs if kind == "ih" else self.hidden_size
 
     def factor_shapes(self, layer: int, kind: str) -> tuple[Shape, Shape]:
         """(out_shape, in_shape) of one matrix, None where the format should choose.
 
-        The three gates share the last output mode (``hidden_shape`` with its last mode x 3);
+        The gates share the last output mode (``hidden_shape`` with its last mode x gates);
         layers above the first take both directions' outputs, so their input modes are
         ``hidden_shape`` with its last mode x 2 when bidirectional.
         """
         layer0_in = None if self.input_shape is None else tuple(self.input_shape)
         if self.hidden_shape is None:
             return None, (layer0_in if kind == "ih" and layer == 0 else None)
-        out_shape = _scale_last(self.hidden_shape, 3)
+        out_shape = _scale_last(self.hidden_shape, self.gates)
         if kind == "hh":
             return out_shape, tuple(self.hidden_shape)
         if layer == 0:
@@ -80,7 +88,7 @@ class GRUSpec:
 
 
 class DirectionWeights(nn.Module):
-    """One direction of one layer: two factorized matrices (gates r|z|n stacked) and biases."""
+    """One direction of one layer: two factorized matrices (gates stacked) and biases."""
 
     def __init__(
         self,
@@ -96,7 +104,7 @@ class DirectionWeights(nn.Module):
         self.bias_hh = None if bias_hh is None else nn.Parameter(bias_hh)
 
     def dense_weights(self) -> list[Tensor]:
-        """[W_ih, W_hh] (+ [b_ih, b_hh]) as dense tensors, in ``nn.GRU``'s order."""
+        """[W_ih, W_hh] (+ [b_ih, b_hh]) as dense tensors, in torch's (nn.GRU, nn.LSTM) order."""
         weights = [self.weight_ih.to_dense(), self.weight_hh.to_dense()]
         if self.bias_ih is not None and self.bias_hh is not None:
             weights += [self.bias_ih, self.bias_hh]
@@ -111,8 +119,10 @@ def parse_formats(format: str | tuple[str, str]) -> tuple[str, str]:
     return ih, hh
 
 
-def build_direction(spec: GRUSpec, layer: int, direction: int, init_std: float) -> DirectionWeights:
-    """Freshly initialised weights, with the variance of ``nn.GRU``'s uniform initialisation."""
+def build_direction(
+    spec: RecurrentSpec, layer: int, direction: int, init_std: float
+) -> DirectionWeights:
+    """Freshly initialised weights, with the variance of torch's uniform initialisation."""
     matrices = []
     for index, kind in enumerate(("ih", "hh")):
         out_shape, in_shape = spec.factor_shapes(layer, kind)
@@ -124,12 +134,13 @@ def build_direction(spec: GRUSpec, layer: int, direction: int, init_std: float) 
     biases: list[Tensor | None] = [None, None]
     if spec.bias:
         bound = 1.0 / math.sqrt(spec.hidden_size)
-        biases = [torch.empty(3 * spec.hidden_size).uniform_(-bound, bound) for _ in range(2)]
+        rows = spec.gates * spec.hidden_size
+        biases = [torch.empty(rows).uniform_(-bound, bound) for _ in range(2)]
     return DirectionWeights(matrices[0], matrices[1], biases[0], biases[1])
 
 
 def direction_from_dense(
-    spec: GRUSpec, layer: int, direction: int, weight_ih: Tensor, weight_hh: Tensor,
+    spec: RecurrentSpec, layer: int, direction: int, weight_ih: Tensor, weight_hh: Tensor,
     bias_ih: Tensor | None = None, bias_hh: Tensor | None = None,
 ) -> DirectionWeights:
     """Weights fitted to dense ones by each format's ``from_dense``."""
@@ -157,12 +168,12 @@ def _naming(where: str) -> Iterator[None]:
         raise named from err
 
 
-def _check_shape(name: str, shape: Shape, size_name: str, size: int) -> None:
+def _check_shape(layer_name: str, name: str, shape: Shape, size_name: str, size: int) -> None:
     if shape is None:
         return
     if any(mode < 1 for mode in shape) or math.prod(shape) != size:
         raise ValueError(
-            f"FactorizedGRU: {name} {tuple(shape)} multiplies to {math.prod(shape)}, but "
+            f"{layer_name}: {name} {tuple(shape)} multiplies to {math.prod(shape)}, but "
             f"{size_name} is {size}; give positive factors whose product is {size}"
         )
 

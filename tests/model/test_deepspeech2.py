@@ -16,6 +16,8 @@ VARIANTS = {
     "bidirectional, concatenated, 3 conv": dict(sum_directions=False, conv_layers=3),
     "1 conv of time stride 3": dict(conv_layers=1, time_stride=3),
     "unidirectional with lookahead": dict(bidirectional=False, lookahead_context=2),
+    "LSTM layers": dict(rnn_type="lstm"),
+    "unidirectional LSTM layers": dict(rnn_type="lstm", bidirectional=False, lookahead_context=2),
 }
 
 

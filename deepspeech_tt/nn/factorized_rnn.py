@@ -1,0 +1,256 @@
+"""What FactorizedGRU and FactorizedLSTM share: weights, strategies, counts, conversion, repr.
+
+A subclass names its cell's operations (``ops``: ``GRU_OPS`` or ``LSTM_OPS``, see ``cell_ops``)
+and wraps :meth:`FactorizedRNN._run`, which works on states as tuples ((h,) or (h, c)), in its
+torch counterpart's ``forward`` signature. Weights are laid out by ``gru_layout`` with the cell's
+gate count, run by ``gru_runner``, and the strategy of each layer is chosen by ``gru_cost``.
+
+Initialisation: every factorized matrix gets the standard deviation of torch's
+U(-1/sqrt(H), 1/sqrt(H)) (``nn.GRU`` and ``nn.LSTM`` initialise every weight so), i.e.
+1/sqrt(3H), whatever the input size; biases are drawn from that uniform distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar, TypeVar, cast
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from deepspeech_tt.nn.cell_ops import CellOps, States
+from deepspeech_tt.nn.gru_cost import STRATEGIES, Strategy, dense_rnn_parameters, layer_cost
+from deepspeech_tt.nn.gru_layout import (
+    DirectionWeights,
+    RecurrentSpec,
+    build_direction,
+    direction_from_dense,
+    parse_formats,
+)
+from deepspeech_tt.nn.gru_runner import run_packed, run_padded
+from deepspeech_tt.tensor.base import Rank
+
+RNNType = TypeVar("RNNType", bound="FactorizedRNN")
+
+
+class FactorizedRNN(nn.Module):
+    """Multi-layer (bi)directional RNN with factorized weight matrices; see the subclasses.
+
+    Args:
+        input_size: features of the input x.
+        hidden_size: features of the hidden state h.
+        num_layers: stacked layers.
+        bias: whether the layers have the biases b_ih and b_hh.
+        batch_first: input and output are (B, T, F) instead of (T, B, F).
+        dropout: dropout on the outputs of each layer except the last.
+        bidirectional: run a backward direction too and concatenate the outputs.
+        format: registered format name of both matrices, or (input-to-hidden, hidden-to-hidden).
+        rank: the format's rank (one integer for every bond, or a list), both matrices.
+        hh_rank: the rank of the hidden-to-hidden matrices, when it differs from ``rank``.
+        input_shape: factorisation of ``input_size`` (layer 0's input modes); optional.
+        hidden_shape: factorisation of ``hidden_size``; optional, the formats factorise the sizes
+            themselves without it.
+        strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
+    """
+
+    ops: ClassVar[CellOps]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        format: str | tuple[str, str] = "tt",
+        rank: Rank = 8,
+        hh_rank: Rank | None = None,
+        input_shape: Sequence[int] | None = None,
+        hidden_shape: Sequence[int] | None = None,
+        strategy: str | Sequence[str] = "auto",
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.spec = RecurrentSpec(
+            input_size, hidden_size, num_layers, bidirectional, bias,
+            formats=parse_formats(format), rank=rank, hh_rank=rank if hh_rank is None else hh_rank,
+            input_shape=input_shape, hidden_shape=hidden_shape, gates=self.ops.gates,
+            layer_name=type(self).__name__,
+        )
+        self.strategies = _parse_strategies(strategy, num_layers)
+        self.last_plan: tuple[int, int, tuple[Strategy, ...]] | None = None
+        init_std = 1.0 / math.sqrt(3 * hidden_size)  # std of U(-1/sqrt(H), 1/sqrt(H))
+        self.directions = nn.ModuleList(
+            build_direction(self.spec, layer, d, init_std)
+            for layer in range(num_layers)
+            for d in range(self.num_directions)
+        )
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def direction_weights(self, layer: int | None = None) -> list[DirectionWeights]:
+        """The weights of each direction of ``layer`` (of all layers if None), torch's order."""
+        directions = [cast(DirectionWeights, d) for d in self.directions]
+        if layer is None:
+            return directions
+        d = self.num_directions
+        return directions[layer * d : (layer + 1) * d]
+
+    @classmethod
+    def _from_torch(
+        cls: type[RNNType],
+        rnn: nn.RNNBase,
+        *,
+        format: str | tuple[str, str],
+        rank: Rank,
+        hh_rank: Rank | None,
+        input_shape: Sequence[int] | None,
+        hidden_shape: Sequence[int] | None,
+        strategy: str | Sequence[str],
+    ) -> RNNType:
+        """A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``."""
+        module = cls(
+            rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bias, rnn.batch_first,
+            float(rnn.dropout), rnn.bidirectional, format=format, rank=rank, hh_rank=hh_rank,
+            input_shape=input_shape, hidden_shape=hidden_shape, strategy=strategy,
+        )
+        module.directions = nn.ModuleList(
+            direction_from_dense(module.spec, layer, d, *_torch_direction_weights(rnn, layer, d))
+            for layer in range(rnn.num_layers)
+            for d in range(module.num_directions)
+        )
+        param = next(rnn.parameters())
+        return module.to(device=param.device, dtype=param.dtype)
+
+    def _to_torch(self, rnn_class: type[nn.GRU] | type[nn.LSTM]) -> nn.GRU | nn.LSTM:
+        """An ``rnn_class`` (``nn.GRU`` or ``nn.LSTM``) holding the reconstructed weights."""
+        param = next(self.parameters())
+        rnn = rnn_class(
+            self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
+            self.dropout, self.bidirectional, device=param.device, dtype=param.dtype,
+        )
+        with torch.no_grad():
+            for index, direction in enumerate(self.direction_weights()):
+                layer, d = divmod(index, self.num_directions)
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+                                       direction.dense_weights(), strict=False):
+                    getattr(rnn, name + suffix).copy_(value)
+        return rnn
+
+    def _run(
+        self, input: Tensor | PackedSequence, hx: States | None, lengths: Tensor | None
+    ) -> tuple[Tensor | PackedSequence, States]:
+        """The subclasses' ``forward``, with the state as a tuple ((h,) or (h, c))."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError("lengths is for padded input; a PackedSequence has its own")
+            return run_packed(self, input, hx)
+        return run_padded(self, input, hx, lengths)
+
+    def output(self, input: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """``forward``'s output on a padded tensor, without the final state.
+
+        For callers that discard the final state: with lengths, the LSTM then skips computing
+        c_n (see ``lstm_functional``); the GRU's final state costs nothing extra.
+
+        Args:
+            input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I).
+            lengths: (B,) lengths, or None when every sequence fills the T steps.
+
+        Returns:
+            output (T, B, D * H) (or batch-first), zero at padded steps.
+        """
+        output, _ = run_padded(self, input, None, lengths, final_state=False)
+        return output
+
+    def set_strategy(self, strategy: str | Sequence[str]) -> None:
+        """Run with ``strategy`` from now on: one name for every layer, or one per layer."""
+        self.strategies = _parse_strategies(strategy, self.num_layers)
+
+    def plan(self, batch_size: int, steps: int, *, training: bool) -> tuple[Strategy, ...]:
+        """The strategy each layer runs with on a (steps, batch_size) input."""
+        chosen: list[Strategy] = []
+        for layer, strategy in enumerate(self.strategies):
+            if strategy != "auto":
+                chosen.append("contract" if strategy == "contract" else "reconstruct")
+                continue
+            first = self.direction_weights(layer)[0]
+            cost = layer_cost(
+                first.weight_ih, first.weight_hh, steps=steps, batch=batch_size,
+                directions=self.num_directions, training=training, gate_ops=self.ops.gate_ops,
+            )
+            chosen.append(cost.cheaper)
+        return tuple(chosen)
+
+    def num_parameters(self) -> int:
+        """The exact number of stored values: factors and dense biases."""
+        return sum(p.numel() for p in self.parameters())
+
+    def dense_num_parameters(self) -> int:
+        """The number of values the torch layer (``nn.GRU``, ``nn.LSTM``) of these sizes stores."""
+        return dense_rnn_parameters(
+            self.input_size, self.hidden_size, self.num_layers, gates=self.ops.gates,
+            bias=self.bias, bidirectional=self.bidirectional,
+        )
+
+    def compression_ratio(self) -> float:
+        """Dense parameters over stored parameters (> 1 means smaller than the torch layer)."""
+        return self.dense_num_parameters() / self.num_parameters()
+
+    def flatten_parameters(self) -> None:
+        """No-op, for code written for torch's RNNs: weights are laid out at each forward."""
+
+    def extra_repr(self) -> str:
+        spec = self.spec
+        lines = [
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
+            f"bidirectional={self.bidirectional}",
+            f"parameters={self.num_parameters():,} (nn.{self.ops.name}: "
+            f"{self.dense_num_parameters():,}, compression {self.compression_ratio():.1f}x)",
+        ]
+        for layer, strategy in enumerate(self.strategies):
+            shown = strategy
+            if self.last_plan is not None:
+                batch, steps, chosen = self.last_plan
+                if strategy == "auto":
+                    shown = f"auto -> {chosen[layer]} (last call: batch {batch}, {steps} steps)"
+            lines.append(
+                f"layer {layer}: format={spec.formats[0]}/{spec.formats[1]}, "
+                f"rank={spec.rank}/{spec.hh_rank}, strategy={shown}"
+            )
+        return "\n".join(lines)
+
+
+def _parse_strategies(strategy: str | Sequence[str], num_layers: int) -> tuple[str, ...]:
+    strategies = (strategy,) * num_layers if isinstance(strategy, str) else tuple(strategy)
+    if len(strategies) != num_layers:
+        raise ValueError(
+            f"strategy lists {len(strategies)} entries for {num_layers} layers; give one each"
+        )
+    for name in strategies:
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
+    return strategies
+
+
+def _torch_direction_weights(rnn: nn.RNNBase, layer: int, direction: int) -> list[Tensor]:
+    suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
+    return [getattr(rnn, name + suffix).detach() for name in names]
