@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig
@@ -48,17 +50,61 @@ def build_model(cfg: DictConfig, num_features: int, vocab_size: int) -> DeepSpee
 
 
 def rnn_layer_specs(rnn: DictConfig, num_layers: int) -> list[RNNLayerSpec]:
-    """One spec per recurrent layer: ``rnn.format`` everywhere but ``rnn.dense_layers``."""
-    get_format(rnn.format)  # an unknown name fails here, listing the valid ones
+    """One spec per recurrent layer, from the ``rnn`` config group.
+
+    Every layer takes ``rnn.format``, ``rank``, ``hh_rank``, ``strategy`` and ``layout``; an
+    entry of ``rnn.layers`` (one per layer, or none) overrides what it sets; with
+    ``rnn.shared_lowrank_from: k``, layers k and above are "lowrank" of ``rnn.shared_rank``
+    (null: ``rnn.rank``), each but the last sharing its V with the next (Lu et al. 2016);
+    layers in ``rnn.dense_layers`` are dense whatever else says.
+    """
     dense = set(rnn.dense_layers)
     outside = sorted(dense - set(range(num_layers)))
     if outside:
         raise ModelConfigError(f"rnn.dense_layers {outside} are not layers 0..{num_layers - 1}")
-    factorized = RNNLayerSpec(
-        format=rnn.format, rank=_rank(rnn.rank), hh_rank=_rank(rnn.hh_rank),
-        strategy=rnn.strategy,
-    )  # fmt: skip
-    return [RNNLayerSpec() if i in dense else factorized for i in range(num_layers)]
+    uniform = dict(format=rnn.format, rank=_rank(rnn.rank), hh_rank=_rank(rnn.hh_rank),
+                   strategy=rnn.strategy, layout=rnn.layout)
+    entries = [dict(uniform) for _ in range(num_layers)]
+    if rnn.layers:
+        if len(rnn.layers) != num_layers:
+            raise ModelConfigError(
+                f"rnn.layers lists {len(rnn.layers)} layers for model.rnn_layers={num_layers}; "
+                "give one entry per layer"
+            )
+        for entry, layer_cfg in zip(entries, rnn.layers, strict=True):
+            entry.update({key: _rank(value) for key, value in layer_cfg.items()
+                          if value is not None})
+    if rnn.shared_lowrank_from is not None:
+        _shared_lowrank(rnn, entries)
+    for index, entry in enumerate(entries):
+        with _naming_layer(index):
+            get_format(entry["format"])  # an unknown name fails here, listing the valid ones
+    return [RNNLayerSpec() if i in dense else RNNLayerSpec(**entry)
+            for i, entry in enumerate(entries)]
+
+
+def _shared_lowrank(rnn: DictConfig, entries: list[dict[str, Any]]) -> None:
+    """Make layers ``rnn.shared_lowrank_from`` and above low rank, sharing V upwards."""
+    first, count = rnn.shared_lowrank_from, len(entries)
+    if rnn.layers:
+        raise ModelConfigError("give either rnn.layers or rnn.shared_lowrank_from, not both")
+    if not 0 <= first <= count - 2:
+        raise ModelConfigError(
+            f"rnn.shared_lowrank_from={first} leaves no pair of layers to share a factor; "
+            f"it must lie in 0..{count - 2} (the last layer has no layer above)"
+        )
+    rank = _rank(rnn.rank if rnn.shared_rank is None else rnn.shared_rank)
+    for index in range(first, count):
+        entries[index].update(format="lowrank", rank=rank, hh_rank=None, layout="separate",
+                              shared=index < count - 1)
+
+
+@contextmanager
+def _naming_layer(index: int) -> Iterator[None]:
+    try:
+        yield
+    except ValueError as error:
+        raise ModelConfigError(f"recurrent layer {index}: {error}") from error
 
 
 def _rank(value: Any) -> Any:

@@ -74,13 +74,29 @@ class ModelConfig:
 
 
 @dataclass
+class RNNLayerConfig:
+    """One entry of ``rnn.layers``: a field left null takes the ``rnn`` value of that name."""
+
+    format: str | None = None  # this layer's format; null: rnn.format
+    rank: Any = None  # this layer's rank (int, or a list per bond); null: rnn.rank
+    hh_rank: Any = None  # its hidden-to-hidden rank when it differs; null: rnn.hh_rank
+    strategy: str | None = None  # reconstruct, contract or auto; null: rnn.strategy
+    layout: str | None = None  # separate or joint; null: rnn.layout
+    shared: bool = False  # share this (lowrank) layer's V with the next layer's W_ih (Lu et al.)
+
+
+@dataclass
 class RNNConfig:
     rnn_type: str = "gru"  # recurrent cell of every layer: gru (DeepSpeech2) or lstm
     format: str = "tt"  # GRU matrix format: dense, tt, cp, tucker, lowrank, ht, toeplitz, tr, bt
     rank: Any = "${rank}"  # the format's rank (int, or a list per bond); the top-level rank
     hh_rank: Any = None  # rank of the hidden-to-hidden matrices when it differs
     strategy: str = "auto"  # reconstruct, contract or auto (chosen per layer by cost)
+    layout: str | None = None  # separate, joint ([W_ih | W_hh] as one matrix) or null: joint for ht
     dense_layers: list[int] = field(default_factory=list)  # layers kept dense, e.g. [0]
+    layers: list[RNNLayerConfig] = field(default_factory=list)  # one entry per layer; []: uniform
+    shared_lowrank_from: int | None = None  # layers from this one up: lowrank, V shared upwards
+    shared_rank: Any = None  # rank of the shared_lowrank_from layers; null: rnn.rank
 
 
 @dataclass

@@ -19,6 +19,7 @@ log-probs it gets alone, and BatchNorm statistics in training never see padding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,12 @@ from deepspeech_tt.model.batchnorm import SequenceBatchNorm
 from deepspeech_tt.model.conv import RELU_CLIP, ConvFrontEnd
 from deepspeech_tt.model.lookahead import Lookahead
 from deepspeech_tt.model.masking import check_lengths
-from deepspeech_tt.model.recurrent import RecurrentLayer, RNNLayerSpec, rnn_class
+from deepspeech_tt.model.recurrent import (
+    RecurrentLayer,
+    RNNLayerSpec,
+    rnn_class,
+    tie_shared_layers,
+)
 
 
 class DeepSpeech2(nn.Module):
@@ -45,7 +51,9 @@ class DeepSpeech2(nn.Module):
         bidirectional: bidirectional layers; False for the streaming variant.
         sum_directions: sum the two directions (H features) rather than concatenate them (2H).
         rnn: the weight format of every recurrent layer (one spec), or one spec per layer, e.g.
-            ``[RNNLayerSpec()] + [RNNLayerSpec("tt", rank=4)] * 4``; all dense if None.
+            ``[RNNLayerSpec()] + [RNNLayerSpec("tt", rank=4)] * 4``; all dense if None. A spec
+            with ``shared=True`` ties its layer's low-rank V to the next layer's input-to-hidden
+            matrix (``recurrent.tie_shared_layers``; Lu, Sindhwani, Sainath, ICASSP 2016).
         lookahead_context: future frames of the lookahead convolution; unidirectional only.
         dropout: dropout on the output of every recurrent layer but the last.
         rnn_type: "gru" (DeepSpeech2's) or "lstm", the cell of every recurrent layer.
@@ -94,6 +102,7 @@ class DeepSpeech2(nn.Module):
             )
             self.rnns.append(layer)
             size = layer.output_size
+        tie_shared_layers([cast(RecurrentLayer, layer) for layer in self.rnns])
         self.dropout = nn.Dropout(dropout)
         self.lookahead = None if lookahead_context is None else Lookahead(size, lookahead_context)
         self.norm = SequenceBatchNorm(size)

@@ -12,10 +12,21 @@ forward + backward), takes 462 ms against 902 ms for a packed ``nn.GRU`` and 490
 ``nn.GRU`` with the same reversal written out, so the dense layers gain nothing from ``nn.GRU``.
 The layer asks for the output alone (``output``), so an LSTM skips its final cell state, which
 costs extra with lengths (``deepspeech_tt.nn.lstm_functional``).
+
+Layouts and sharing. A spec's ``layout`` is the layer's (``deepspeech_tt.nn.joint_layout``:
+"joint" holds [W_ih | W_hh] in one matrix, FDHT; None: joint for "ht"). ``shared=True`` on layer
+l (format "lowrank", separate layout, not the last layer) ties its hidden-to-hidden factor V^l
+to layer l+1's input-to-hidden matrix, W_ih^{l+1} = U V^l (Lu, Sindhwani, Sainath 2016; see
+``deepspeech_tt.nn.shared_lowrank``): with summed directions the next layer's U multiplies
+[V_f; V_b], with concatenated ones blockdiag(V_f, V_b). V^l is a parameter of layer l only, so
+every count (``num_parameters``, the summary) has it once. :func:`tie_shared_layers` applies
+the ties after the layers are built and refuses contradictory specs.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -25,6 +36,7 @@ from deepspeech_tt.model.batchnorm import SequenceBatchNorm
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 from deepspeech_tt.nn.gru import FactorizedGRU
 from deepspeech_tt.nn.lstm import FactorizedLSTM
+from deepspeech_tt.nn.shared_lowrank import SharedLowRankInput, tie_to_layer_below
 from deepspeech_tt.tensor.base import Rank
 
 RNN_TYPES: dict[str, type[FactorizedRNN]] = {"gru": FactorizedGRU, "lstm": FactorizedLSTM}
@@ -51,12 +63,17 @@ class RNNLayerSpec:
         rank: the format's rank, one int for every bond or a tuple; ignored by "dense".
         hh_rank: rank of the hidden-to-hidden matrices when it differs from ``rank``.
         strategy: "reconstruct", "contract" or "auto" (see ``FactorizedGRU``).
+        layout: "separate", "joint" ([W_ih | W_hh] in one matrix) or None (joint for "ht").
+        shared: share this layer's low-rank V (hidden-to-hidden) with the next layer's
+            input-to-hidden matrix (see the module docstring).
     """
 
     format: str | tuple[str, str] = "dense"
     rank: Rank = 8
     hh_rank: Rank | None = None
     strategy: str = "auto"
+    layout: str | None = None
+    shared: bool = False
 
     def describe(self) -> tuple[str, str]:
         """(format, rank) as a summary table shows them; rank "-" for dense layers."""
@@ -101,6 +118,7 @@ class RecurrentLayer(nn.Module):
         rnn = rnn_class(rnn_type)(
             input_size, hidden_size, batch_first=True, bidirectional=bidirectional,
             format=spec.format, rank=spec.rank, hh_rank=spec.hh_rank, strategy=spec.strategy,
+            layout=spec.layout,
         )
         self.add_module(rnn_type, rnn)  # "gru" or "lstm": the state-dict keys name the type
         self.sum_directions = bidirectional and sum_directions
@@ -119,6 +137,43 @@ class RecurrentLayer(nn.Module):
             batch, steps, _ = y.shape
             y = y.view(batch, steps, 2, -1).sum(dim=2)  # (B, T, H)
         return y, lengths
+
+
+def tie_shared_layers(layers: Sequence[RecurrentLayer]) -> None:
+    """Tie each layer whose spec is ``shared`` to the layer above it (module docstring).
+
+    Raises:
+        ValueError: naming the layer, when ``shared`` is set on the last layer, on a layer that
+            is not low rank in the separate layout, or below a dense or joint layer.
+    """
+    for index, layer in enumerate(layers):
+        if not layer.spec.shared:
+            continue
+        where = f"shared low rank of recurrent layers {index} and {index + 1}"
+        if index == len(layers) - 1:
+            raise ValueError(
+                f"recurrent layer {index} is the last one, but shared=True ties a layer's V to "
+                f"the layer above; set it on layers 0..{len(layers) - 2} only"
+            )
+        lower, upper = layer.rnn, layers[index + 1].rnn
+        if lower.spec.formats[1] != "lowrank" or lower.layout != "separate":
+            raise ValueError(
+                f"{where}: layer {index} must hold its hidden-to-hidden matrices in format "
+                f"'lowrank' with layout 'separate', got {lower.spec.formats[1]!r} ({lower.layout})"
+            )
+        if set(upper.spec.formats) == {"dense"} or upper.layout != "separate":
+            raise ValueError(f"{where}: layer {index + 1} is dense or joint; its "
+                             "input-to-hidden matrix cannot share V")
+        tie_to_layer_below(
+            [d.weight_hh for d in lower.direction_weights()], upper.direction_weights(),
+            merge="sum" if layer.sum_directions else "concat",
+            init_std=1.0 / math.sqrt(3 * upper.hidden_size), where=where,
+        )
+
+
+def shares_input(layer: RecurrentLayer) -> bool:
+    """Whether the layer's input-to-hidden matrices share V with the layer below."""
+    return any(isinstance(d.weight_ih, SharedLowRankInput) for d in layer.rnn.direction_weights())
 
 
 def _rank_text(rank: Rank) -> str:

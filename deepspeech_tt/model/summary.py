@@ -1,9 +1,15 @@
 """Parameter counts of a DeepSpeech2 model: per layer, per recurrent format, in total.
 
 The table is what a user reads to see what a decomposition and a rank bought: for each
-recurrent layer its type (GRU or LSTM, bidirectional or not), format, rank, stored recurrent
-parameters and the parameters the torch layer of the same type and sizes (``nn.GRU``,
+recurrent layer its type (GRU or LSTM, bidirectional or not), format, rank, layout, stored
+recurrent parameters and the parameters the torch layer of the same type and sizes (``nn.GRU``,
 ``nn.LSTM``) would store.
+
+The layout column says "separate" (W_ih and W_hh) or "joint" ([W_ih | W_hh] in one matrix,
+FDHT), and names shared low-rank ties (Lu et al. 2016): "V -> rnn.2" on the layer whose V is
+shared, "ih = U V(rnn.1)" on the layer above. A shared V is a parameter of the lower layer only,
+so it is counted once, in that layer's row; the upper row counts its own U, and its compression
+is its nn.GRU's parameters over those. The totals are the model's.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from torch import nn
 
 from deepspeech_tt.model.conv import ConvBlock
 from deepspeech_tt.model.deepspeech2 import DeepSpeech2
-from deepspeech_tt.model.recurrent import RecurrentLayer
+from deepspeech_tt.model.recurrent import RecurrentLayer, shares_input
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 
 
@@ -27,6 +33,7 @@ class LayerSummary:
     parameters: int
     format: str = ""
     rank: str = ""
+    layout: str = ""  # separate or joint, and shared low-rank ties
     rnn_params: int | None = None  # stored by the GRU or LSTM (factors and biases)
     dense_rnn_params: int | None = None  # stored by nn.GRU or nn.LSTM of the same sizes
 
@@ -53,7 +60,7 @@ def summary_rows(model: DeepSpeech2) -> list[LayerSummary]:
     """One row per layer of ``model``, in the order the input runs through them."""
     rows = [_conv_row(f"conv.{i}", block) for i, block in enumerate(model.conv.blocks)
             if isinstance(block, ConvBlock)]
-    rows += [_rnn_row(f"rnn.{i}", layer) for i, layer in enumerate(model.rnns)
+    rows += [_rnn_row(i, layer) for i, layer in enumerate(model.rnns)
              if isinstance(layer, RecurrentLayer)]
     if model.lookahead is not None:
         context = model.lookahead.context
@@ -68,10 +75,11 @@ def summary_rows(model: DeepSpeech2) -> list[LayerSummary]:
 def model_summary(model: DeepSpeech2) -> str:
     """A table of parameters per layer, each recurrent layer's compression, and the totals."""
     rows = summary_rows(model)
-    header = ("layer", "type", "params", "format", "rank", "RNN params", "dense RNN", "compr.")
+    header = ("layer", "type", "params", "format", "rank", "layout", "RNN params", "dense RNN",
+              "compr.")
     table = [header] + [_cells(row) for row in rows]
     stored, dense = rnn_parameters(model), _dense_rnn_parameters(rows)
-    table.append(("total", "", f"{count_parameters(model):,}", "", "", f"{stored:,}",
+    table.append(("total", "", f"{count_parameters(model):,}", "", "", "", f"{stored:,}",
                   f"{dense:,}", f"{dense / stored:.1f}x" if stored else ""))
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = ["  ".join(_align(cell, width, i) for i, (cell, width) in
@@ -87,14 +95,20 @@ def _conv_row(name: str, block: ConvBlock) -> LayerSummary:
     return LayerSummary(name, description, count_parameters(block))
 
 
-def _rnn_row(name: str, layer: RecurrentLayer) -> LayerSummary:
-    rnn = layer.rnn
+def _rnn_row(index: int, layer: RecurrentLayer) -> LayerSummary:
+    rnn, name = layer.rnn, f"rnn.{index}"
+    layout = []  # shared ties imply the separate layout
+    if shares_input(layer):
+        layout.append(f"ih = U V(rnn.{index - 1})")
+    if layer.spec.shared:
+        layout.append(f"V -> rnn.{index + 1}")
+    layout = layout or [rnn.layout]
     kind = ("Bi" if rnn.bidirectional else "") + rnn.ops.name  # BiGRU, LSTM, ...
     merge = ", sum" if layer.sum_directions else ""
     fmt, rank = layer.spec.describe()
     return LayerSummary(
         name, f"{kind} {rnn.input_size} -> {rnn.hidden_size}{merge}", count_parameters(layer),
-        format=fmt, rank=rank, rnn_params=rnn.num_parameters(),
+        format=fmt, rank=rank, layout=", ".join(layout), rnn_params=rnn.num_parameters(),
         dense_rnn_params=rnn.dense_num_parameters(),
     )
 
@@ -108,13 +122,13 @@ def _cells(row: LayerSummary) -> tuple[str, ...]:
         return "" if value is None else f"{value:,}"
 
     compression = row.compression
-    return (row.name, row.description, number(row.parameters), row.format, row.rank,
+    return (row.name, row.description, number(row.parameters), row.format, row.rank, row.layout,
             number(row.rnn_params), number(row.dense_rnn_params),
             "" if compression is None else f"{compression:.1f}x")
 
 
 def _align(cell: str, width: int, column: int) -> str:
-    return cell.ljust(width) if column in (0, 1, 3, 4) else cell.rjust(width)
+    return cell.ljust(width) if column in (0, 1, 3, 4, 5) else cell.rjust(width)
 
 
 def _pair(values: tuple[int, int]) -> str:

@@ -5,6 +5,10 @@ and wraps :meth:`FactorizedRNN._run`, which works on states as tuples ((h,) or (
 torch counterpart's ``forward`` signature. Weights are laid out by ``gru_layout`` with the cell's
 gate count, run by ``gru_runner``, and the strategy of each layer is chosen by ``gru_cost``.
 
+Layouts (``layout``, see ``joint_layout``): "separate" keeps W_ih and W_hh as two matrices;
+"joint" (the fully decomposed form of FDHT, Yin et al. 2021) keeps one [W_ih | W_hh] per layer
+and direction; None picks "joint" for "ht" at one rank, "separate" otherwise.
+
 Initialisation: every factorized matrix gets the standard deviation of torch's
 U(-1/sqrt(H), 1/sqrt(H)) (``nn.GRU`` and ``nn.LSTM`` initialise every weight so), i.e.
 1/sqrt(3H), whatever the input size; biases are drawn from that uniform distribution.
@@ -30,9 +34,17 @@ from deepspeech_tt.nn.gru_layout import (
     parse_formats,
 )
 from deepspeech_tt.nn.gru_runner import run_packed, run_padded
+from deepspeech_tt.nn.joint_layout import (
+    JointDirectionWeights,
+    build_joint_direction,
+    joint_from_dense,
+    resolve_layout,
+)
 from deepspeech_tt.tensor.base import Rank
 
 RNNType = TypeVar("RNNType", bound="FactorizedRNN")
+Direction = DirectionWeights | JointDirectionWeights
+"""The weights of one layer and direction, in the separate or the joint layout."""
 
 
 class FactorizedRNN(nn.Module):
@@ -53,6 +65,8 @@ class FactorizedRNN(nn.Module):
         hidden_shape: factorisation of ``hidden_size``; optional, the formats factorise the sizes
             themselves without it.
         strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
+        layout: "separate" (W_ih and W_hh), "joint" (one [W_ih | W_hh], FDHT) or None: joint
+            when both formats are "ht" and hh_rank is None or equals rank, separate otherwise.
     """
 
     ops: ClassVar[CellOps]
@@ -73,6 +87,7 @@ class FactorizedRNN(nn.Module):
         input_shape: Sequence[int] | None = None,
         hidden_shape: Sequence[int] | None = None,
         strategy: str | Sequence[str] = "auto",
+        layout: str | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout <= 1.0:
@@ -84,17 +99,20 @@ class FactorizedRNN(nn.Module):
         self.batch_first = batch_first
         self.dropout = float(dropout)
         self.bidirectional = bidirectional
+        formats, name = parse_formats(format), type(self).__name__
+        hh_rank = rank if hh_rank is None else hh_rank
+        self.layout = resolve_layout(layout, formats, rank, hh_rank, name)
         self.spec = RecurrentSpec(
-            input_size, hidden_size, num_layers, bidirectional, bias,
-            formats=parse_formats(format), rank=rank, hh_rank=rank if hh_rank is None else hh_rank,
-            input_shape=input_shape, hidden_shape=hidden_shape, gates=self.ops.gates,
-            layer_name=type(self).__name__,
+            input_size, hidden_size, num_layers, bidirectional, bias, formats=formats, rank=rank,
+            hh_rank=hh_rank, input_shape=input_shape, hidden_shape=hidden_shape,
+            gates=self.ops.gates, layer_name=name, layout=self.layout,
         )
         self.strategies = _parse_strategies(strategy, num_layers)
         self.last_plan: tuple[int, int, tuple[Strategy, ...]] | None = None
         init_std = 1.0 / math.sqrt(3 * hidden_size)  # std of U(-1/sqrt(H), 1/sqrt(H))
+        build = build_joint_direction if self.layout == "joint" else build_direction
         self.directions = nn.ModuleList(
-            build_direction(self.spec, layer, d, init_std)
+            build(self.spec, layer, d, init_std)
             for layer in range(num_layers)
             for d in range(self.num_directions)
         )
@@ -103,9 +121,9 @@ class FactorizedRNN(nn.Module):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
-    def direction_weights(self, layer: int | None = None) -> list[DirectionWeights]:
+    def direction_weights(self, layer: int | None = None) -> list[Direction]:
         """The weights of each direction of ``layer`` (of all layers if None), torch's order."""
-        directions = [cast(DirectionWeights, d) for d in self.directions]
+        directions = [cast(Direction, d) for d in self.directions]
         if layer is None:
             return directions
         d = self.num_directions
@@ -122,15 +140,20 @@ class FactorizedRNN(nn.Module):
         input_shape: Sequence[int] | None,
         hidden_shape: Sequence[int] | None,
         strategy: str | Sequence[str],
+        layout: str | None = None,
     ) -> RNNType:
-        """A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``."""
+        """A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``.
+
+        In the joint layout, [W_ih | W_hh] of each layer and direction is fitted as one matrix.
+        """
         module = cls(
             rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bias, rnn.batch_first,
             float(rnn.dropout), rnn.bidirectional, format=format, rank=rank, hh_rank=hh_rank,
-            input_shape=input_shape, hidden_shape=hidden_shape, strategy=strategy,
+            input_shape=input_shape, hidden_shape=hidden_shape, strategy=strategy, layout=layout,
         )
+        fit = joint_from_dense if module.layout == "joint" else direction_from_dense
         module.directions = nn.ModuleList(
-            direction_from_dense(module.spec, layer, d, *_torch_direction_weights(rnn, layer, d))
+            fit(module.spec, layer, d, *_torch_direction_weights(rnn, layer, d))
             for layer in range(rnn.num_layers)
             for d in range(module.num_directions)
         )
@@ -194,6 +217,7 @@ class FactorizedRNN(nn.Module):
             cost = layer_cost(
                 first.weight_ih, first.weight_hh, steps=steps, batch=batch_size,
                 directions=self.num_directions, training=training, gate_ops=self.ops.gate_ops,
+                rebuild_macs=first.rebuild_macs(),
             )
             chosen.append(cost.cheaper)
         return tuple(chosen)
@@ -233,7 +257,7 @@ class FactorizedRNN(nn.Module):
                     shown = f"auto -> {chosen[layer]} (last call: batch {batch}, {steps} steps)"
             lines.append(
                 f"layer {layer}: format={spec.formats[0]}/{spec.formats[1]}, "
-                f"rank={spec.rank}/{spec.hh_rank}, strategy={shown}"
+                f"rank={spec.rank}/{spec.hh_rank}, layout={self.layout}, strategy={shown}"
             )
         return "\n".join(lines)
 

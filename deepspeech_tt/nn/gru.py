@@ -59,6 +59,8 @@ class FactorizedGRU(FactorizedRNN):
         hidden_shape: factorisation of ``hidden_size``; optional, the formats factorise the sizes
             themselves without it.
         strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
+        layout: "separate", "joint" (one [W_ih | W_hh] per layer and direction, FDHT) or None
+            (joint for "ht" at one rank, separate otherwise); see ``joint_layout``.
 
     Example::
 
@@ -79,13 +81,14 @@ class FactorizedGRU(FactorizedRNN):
         input_shape: Sequence[int] | None = None,
         hidden_shape: Sequence[int] | None = None,
         strategy: str | Sequence[str] = "auto",
+        layout: str | None = None,
     ) -> FactorizedGRU:
-        """Compress a (trained) ``nn.GRU``: each matrix by its format's ``from_dense``."""
+        """Compress a (trained) ``nn.GRU``: each matrix (joint: [W_ih | W_hh]) by from_dense."""
         if not isinstance(gru, nn.GRU) or gru.proj_size:
             raise TypeError(f"from_gru needs an nn.GRU without projections, got {gru!r}")
         return cls._from_torch(
             gru, format=format, rank=rank, hh_rank=hh_rank, input_shape=input_shape,
-            hidden_shape=hidden_shape, strategy=strategy,
+            hidden_shape=hidden_shape, strategy=strategy, layout=layout,
         )
 
     def to_gru(self) -> nn.GRU:

@@ -23,6 +23,10 @@ The LSTM uses the same rates (its products are the GRU's with 4 gate blocks inst
 the formats' counts include) with two more operations per contract step (``lstm_functional``).
 With lengths, its reconstruct strategy also recomputes the gates once for the final cell state;
 that forward-only GEMM is left out of the estimate.
+
+In the joint layout (``joint_layout``) the two matrices are column blocks of one: a rebuild
+counts that matrix once, and each contract product (the input projection with the hidden part
+zero, the step product with the input part zero) costs a product with the whole matrix.
 """
 
 from __future__ import annotations
@@ -64,12 +68,18 @@ class LayerCost:
 
 def reconstruct_seconds(
     weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
-    training: bool = False,
+    training: bool = False, rebuild_macs: int | None = None,
 ) -> float:
-    """One direction: rebuild W and U, then the fused dense RNN (forward, or forward+backward)."""
+    """One direction: rebuild W and U, then the fused dense RNN (forward, or forward+backward).
+
+    ``rebuild_macs``: multiply-adds of the rebuild when it is not that of the two matrices
+    (the joint layout rebuilds one [W_ih | W_hh]).
+    """
     gate_rows, inputs = weight_ih.shape
     hidden = weight_hh.in_features
-    rebuild = (weight_ih.flops_to_dense() + weight_hh.flops_to_dense()) / REBUILD_MACS_PER_S
+    if rebuild_macs is None:
+        rebuild_macs = weight_ih.flops_to_dense() + weight_hh.flops_to_dense()
+    rebuild = rebuild_macs / REBUILD_MACS_PER_S
     projection = steps * batch * gate_rows * inputs / GEMM_MACS_PER_S
     product = batch * gate_rows * hidden / GEMM_MACS_PER_S
     read = gate_rows * hidden / READ_VALUES_PER_S
@@ -106,12 +116,17 @@ def layer_cost(
     directions: int,
     training: bool,
     gate_ops: int = GATE_OPS,
+    rebuild_macs: int | None = None,
 ) -> LayerCost:
-    """Cost of one layer of ``directions`` directions on a (steps, batch) input, each way."""
+    """Cost of one layer of ``directions`` directions on a (steps, batch) input, each way.
+
+    ``rebuild_macs``: one direction's rebuild, when not that of the two matrices (joint layout).
+    """
     loop = 1.0 + LOOP_BACKWARD if training else 1.0
     return LayerCost(
         reconstruct=directions * reconstruct_seconds(
-            weight_ih, weight_hh, steps=steps, batch=batch, training=training),
+            weight_ih, weight_hh, steps=steps, batch=batch, training=training,
+            rebuild_macs=rebuild_macs),
         contract=directions * loop * contract_seconds(weight_ih, weight_hh, steps=steps,
                                                       batch=batch, gate_ops=gate_ops),
     )

@@ -5,6 +5,7 @@ Every layer and direction holds an input-to-hidden matrix (G H x I) and a hidden
 (G H x H), the G gates stacked on the output side (GRU r|z|n, G = 3; LSTM i|f|g|o, G = 4), each
 in a registered format, and dense biases (G H each). With factor shapes, the gates share the last
 output mode, ``hidden_shape`` with its last mode x G.
+The joint layout (one G H x (I + H) matrix [W_ih | W_hh]) is built by ``joint_layout``.
 Errors from a format (bad rank, bad factor shapes) are re-raised naming the matrix, e.g.
 "layer 1, backward direction, hidden-to-hidden (768 x 256): ...".
 """
@@ -22,7 +23,8 @@ from torch import Tensor, nn
 from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape
 from deepspeech_tt.tensor.registry import get_format
 
-KINDS = {"ih": "input-to-hidden", "hh": "hidden-to-hidden"}
+KINDS = {"ih": "input-to-hidden", "hh": "hidden-to-hidden",
+         "joint": "joint [input-to-hidden | hidden-to-hidden]"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class RecurrentSpec:
     hidden_shape: Shape = None
     gates: int = 3  # gate blocks stacked on the output side: GRU 3, LSTM 4
     layer_name: str = "FactorizedGRU"  # how errors name the layer
+    layout: str = "separate"  # "separate" (W_ih, W_hh) or "joint" ([W_ih | W_hh], joint_layout)
 
     def __post_init__(self) -> None:
         for name, size in (("input_size", self.input_size), ("hidden_size", self.hidden_size),
@@ -79,8 +82,10 @@ class RecurrentSpec:
         return out_shape, _scale_last(self.hidden_shape, 2 if self.bidirectional else 1)
 
     def where(self, layer: int, direction: int, kind: str) -> str:
-        """How errors name one matrix."""
-        out_features, in_features = self.size(layer, kind)
+        """How errors name one matrix (kind "ih", "hh" or "joint")."""
+        out_features, in_features = self.size(layer, "ih" if kind == "joint" else kind)
+        if kind == "joint":
+            in_features += self.hidden_size
         side = ""
         if self.bidirectional:
             side = " backward direction," if direction else " forward direction,"
@@ -102,6 +107,10 @@ class DirectionWeights(nn.Module):
         self.weight_hh = weight_hh
         self.bias_ih = None if bias_ih is None else nn.Parameter(bias_ih)
         self.bias_hh = None if bias_hh is None else nn.Parameter(bias_hh)
+
+    def rebuild_macs(self) -> int:
+        """Multiply-adds of rebuilding this direction's dense weights."""
+        return self.weight_ih.flops_to_dense() + self.weight_hh.flops_to_dense()
 
     def dense_weights(self) -> list[Tensor]:
         """[W_ih, W_hh] (+ [b_ih, b_hh]) as dense tensors, in torch's (nn.GRU, nn.LSTM) order."""
@@ -127,16 +136,21 @@ def build_direction(
     for index, kind in enumerate(("ih", "hh")):
         out_shape, in_shape = spec.factor_shapes(layer, kind)
         rank = spec.rank if kind == "ih" else spec.hh_rank
-        with _naming(spec.where(layer, direction, kind)):
+        with naming(spec.where(layer, direction, kind)):
             make = get_format(spec.formats[index])
             matrices.append(make(*spec.size(layer, kind), rank, out_shape=out_shape,
                                  in_shape=in_shape, init_std=init_std))
-    biases: list[Tensor | None] = [None, None]
-    if spec.bias:
-        bound = 1.0 / math.sqrt(spec.hidden_size)
-        rows = spec.gates * spec.hidden_size
-        biases = [torch.empty(rows).uniform_(-bound, bound) for _ in range(2)]
+    biases = fresh_biases(spec)
     return DirectionWeights(matrices[0], matrices[1], biases[0], biases[1])
+
+
+def fresh_biases(spec: RecurrentSpec) -> list[Tensor | None]:
+    """b_ih, b_hh (G H each) drawn from torch's U(-1/sqrt(H), 1/sqrt(H)); None without bias."""
+    if not spec.bias:
+        return [None, None]
+    bound = 1.0 / math.sqrt(spec.hidden_size)
+    rows = spec.gates * spec.hidden_size
+    return [torch.empty(rows).uniform_(-bound, bound) for _ in range(2)]
 
 
 def direction_from_dense(
@@ -148,7 +162,7 @@ def direction_from_dense(
     for index, (kind, weight) in enumerate((("ih", weight_ih), ("hh", weight_hh))):
         out_shape, in_shape = spec.factor_shapes(layer, kind)
         rank = spec.rank if kind == "ih" else spec.hh_rank
-        with _naming(spec.where(layer, direction, kind)):
+        with naming(spec.where(layer, direction, kind)):
             fit = get_format(spec.formats[index]).from_dense
             matrices.append(fit(weight, rank, out_shape=out_shape, in_shape=in_shape))
     copies = [None if b is None else b.detach().clone() for b in (bias_ih, bias_hh)]
@@ -156,7 +170,7 @@ def direction_from_dense(
 
 
 @contextmanager
-def _naming(where: str) -> Iterator[None]:
+def naming(where: str) -> Iterator[None]:
     """Re-raise a format's ValueError (or FormatError) with the matrix it concerns."""
     try:
         yield

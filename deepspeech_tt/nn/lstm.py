@@ -58,6 +58,8 @@ class FactorizedLSTM(FactorizedRNN):
         input_shape: factorisation of ``input_size`` (layer 0's input modes); optional.
         hidden_shape: factorisation of ``hidden_size``; optional.
         strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
+        layout: "separate", "joint" (one [W_ih | W_hh] per layer and direction, FDHT) or None
+            (joint for "ht" at one rank, separate otherwise); see ``joint_layout``.
 
     Example::
 
@@ -78,13 +80,14 @@ class FactorizedLSTM(FactorizedRNN):
         input_shape: Sequence[int] | None = None,
         hidden_shape: Sequence[int] | None = None,
         strategy: str | Sequence[str] = "auto",
+        layout: str | None = None,
     ) -> FactorizedLSTM:
-        """Compress a (trained) ``nn.LSTM``: each matrix by its format's ``from_dense``."""
+        """Compress a (trained) ``nn.LSTM``: each matrix (joint: [W_ih | W_hh]) by from_dense."""
         if not isinstance(lstm, nn.LSTM) or lstm.proj_size:
             raise TypeError(f"from_lstm needs an nn.LSTM without projections, got {lstm!r}")
         return cls._from_torch(
             lstm, format=format, rank=rank, hh_rank=hh_rank, input_shape=input_shape,
-            hidden_shape=hidden_shape, strategy=strategy,
+            hidden_shape=hidden_shape, strategy=strategy, layout=layout,
         )
 
     def to_lstm(self) -> nn.LSTM:

@@ -192,7 +192,7 @@ def test_from_gru_at_full_rank_reproduces_nn_gru(fmt: str) -> None:
     gru = _gru(input_size=8, hidden_size=4, num_layers=2, bidirectional=True)
     rank, hh_rank = FULL_RANK[fmt]
     ours = FactorizedGRU.from_gru(gru, format=fmt, rank=rank, hh_rank=hh_rank,  # type: ignore[arg-type]
-                                  input_shape=(2, 4), hidden_shape=(2, 2))
+                                  input_shape=(2, 4), hidden_shape=(2, 2), layout="separate")
     x = torch.randn(6, 3, 8, dtype=torch.double)
     for got, want in zip(ours(x), gru(x), strict=True):
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
@@ -233,7 +233,7 @@ def test_parameter_counts_are_exact() -> None:
 
 @pytest.mark.parametrize("fmt", FACTORIZED)
 def test_factorized_parameters_are_factors_plus_biases(fmt: str) -> None:
-    gru = _factorized(fmt, num_layers=2, bidirectional=True)
+    gru = _factorized(fmt, num_layers=2, bidirectional=True, layout="separate")
     factors = sum(
         d.weight_ih.num_parameters() + d.weight_hh.num_parameters()
         for d in gru.direction_weights()
@@ -323,7 +323,7 @@ def test_shape_whose_product_is_wrong_names_the_sizes() -> None:
 @pytest.mark.parametrize("fmt", FACTORIZED)
 def test_rank_too_large_names_the_layer_and_sizes(fmt: str) -> None:
     with pytest.raises(ValueError, match=r"layer 0, forward direction, input-to-hidden \(12 x 8\)"):
-        _factorized(fmt, rank=10_000, bidirectional=True)
+        _factorized(fmt, rank=10_000, bidirectional=True, layout="separate")
 
 
 def test_bad_strategy_lengths_and_state_are_rejected() -> None:

@@ -237,7 +237,7 @@ def test_from_lstm_at_full_rank_reproduces_nn_lstm(fmt: str) -> None:
     lstm = _lstm(input_size=8, hidden_size=4, num_layers=2, bidirectional=True)
     rank, hh_rank = FULL_RANK[fmt]
     ours = FactorizedLSTM.from_lstm(lstm, format=fmt, rank=rank, hh_rank=hh_rank,  # type: ignore[arg-type]
-                                    input_shape=(2, 4), hidden_shape=(2, 2))
+                                    input_shape=(2, 4), hidden_shape=(2, 2), layout="separate")
     x = torch.randn(6, 3, 8, dtype=torch.double)
     _assert_same(ours(x), lstm(x), atol=1e-6, rtol=1e-6)
     for name, value in ours.to_lstm().state_dict().items():
@@ -268,7 +268,7 @@ def test_parameter_counts_are_exact() -> None:
 
 @pytest.mark.parametrize("fmt", FACTORIZED)
 def test_factorized_parameters_are_factors_plus_biases(fmt: str) -> None:
-    lstm = _factorized(fmt, num_layers=2, bidirectional=True)
+    lstm = _factorized(fmt, num_layers=2, bidirectional=True, layout="separate")
     factors = sum(
         d.weight_ih.num_parameters() + d.weight_hh.num_parameters()
         for d in lstm.direction_weights()
@@ -325,9 +325,9 @@ def test_cuda_packed_and_padded_equal_nn_lstm() -> None:
 def test_rank_too_large_names_the_layer_and_matrix(fmt: str) -> None:
     where = "layer 0, forward direction"
     with pytest.raises(ValueError, match=where + r", input-to-hidden \(16 x 8\)"):
-        _factorized(fmt, rank=10_000, bidirectional=True)
+        _factorized(fmt, rank=10_000, bidirectional=True, layout="separate")
     with pytest.raises(ValueError, match=where + r", hidden-to-hidden \(16 x 4\)"):
-        _factorized(fmt, rank=2, hh_rank=10_000, bidirectional=True)
+        _factorized(fmt, rank=2, hh_rank=10_000, bidirectional=True, layout="separate")
 
 
 def test_shape_whose_product_is_wrong_names_the_layer_and_sizes() -> None:
