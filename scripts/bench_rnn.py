@@ -1,10 +1,11 @@
-"""Benchmark FactorizedGRU against torch.nn.GRU: parameters, time and peak memory.
+"""Benchmark FactorizedGRU against torch.nn.GRU (or FactorizedLSTM against torch.nn.LSTM).
 
-For each hidden size H, batch size B, format and rank, one bidirectional single-layer GRU
-(input size H) runs each way -- ``nn.GRU`` and ``FactorizedGRU`` with each strategy -- on
+Parameters, time and peak memory. For each hidden size H, batch size B, format and rank, one
+bidirectional single-layer GRU (``--cell lstm``: LSTM) of input size H runs each way -- the
+torch module and the factorized one with each strategy -- on
 T steps, in inference (forward under no_grad) and training (forward + backward of the output
 sum). Runs are interleaved (one of each in turn, the order rotating every repeat) and the
-medians are reported as ratios to ``nn.GRU`` measured in the same run, as a Markdown table.
+medians are reported as ratios to the torch module measured in the same run, as a Markdown table.
 
 Peak memory: tracemalloc does not see torch's allocations, so the script reads the process's
 resident set instead, in a child process per case (so that timing runs keep the default
@@ -12,8 +13,8 @@ allocator): there glibc is told to serve every allocation above 64 KiB with mmap
 on free (``mallopt``), so freed tensors leave the resident set; before each run the kernel's
 high-water mark is reset (``/proc/self/clear_refs``), and the peak is VmHWM minus VmRSS at the
 start: the memory a call needs beyond the weights it holds. Linux only; elsewhere "n/a". Memory
-columns give MiB and, in brackets, the ratio to nn.GRU (a dense forward under no_grad needs
-almost nothing, so that ratio can be large while the MiB are small).
+columns give MiB and, in brackets, the ratio to the torch module (a dense forward under no_grad
+needs almost nothing, so that ratio can be large while the MiB are small).
 
 Every row says whether the issue's targets that apply to it are met ("met", "MISSED", or "-"
 where none applies), and a list of the missed ones follows the table. ``--output`` also writes the
@@ -25,6 +26,9 @@ Examples::
     python scripts/bench_rnn.py --output bench_rnn.md
     # a quick look at one case
     python scripts/bench_rnn.py --hidden 512 --batch 1 --formats tt --ranks 4 --steps 20
+    # the LSTM, or the formats added later
+    python scripts/bench_rnn.py --cell lstm --hidden 512 --formats tt --ranks 8
+    python scripts/bench_rnn.py --formats ht tr bt toeplitz --ranks 4 8
 """
 
 from __future__ import annotations
@@ -45,20 +49,29 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 from deepspeech_tt.nn.gru import FactorizedGRU
+from deepspeech_tt.nn.lstm import FactorizedLSTM
 
 RUNNERS = ("dense", "reconstruct", "contract", "auto")
 MODES = ("fwd", "train")
 Key = tuple[str, str]  # (runner, mode)
 
 
-def build(hidden: int, fmt: str, rank: int) -> tuple[nn.GRU, FactorizedGRU]:
+CELLS: dict[str, tuple[type[nn.RNNBase], type[FactorizedRNN]]] = {
+    "gru": (nn.GRU, FactorizedGRU),
+    "lstm": (nn.LSTM, FactorizedLSTM),
+}
+
+
+def build(cell: str, hidden: int, fmt: str, rank: int) -> tuple[nn.RNNBase, FactorizedRNN]:
     torch.manual_seed(0)
-    dense = nn.GRU(hidden, hidden, bidirectional=True)
-    return dense, FactorizedGRU(hidden, hidden, bidirectional=True, format=fmt, rank=rank)
+    torch_class, factorized_class = CELLS[cell]
+    dense = torch_class(hidden, hidden, bidirectional=True)
+    return dense, factorized_class(hidden, hidden, bidirectional=True, format=fmt, rank=rank)
 
 
-def select(runner: str, dense: nn.GRU, factorized: FactorizedGRU) -> nn.Module:
+def select(runner: str, dense: nn.RNNBase, factorized: FactorizedRNN) -> nn.Module:
     if runner == "dense":
         return dense
     factorized.set_strategy(runner)
@@ -75,8 +88,9 @@ def inference(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     def run() -> None:
-        output, h_n = module(x.requires_grad_())
-        (output.sum() + h_n.sum()).backward()
+        output, state = module(x.requires_grad_())
+        states = state if isinstance(state, tuple) else (state,)  # LSTM: (h_n, c_n)
+        (output.sum() + sum(s.sum() for s in states)).backward()
         module.zero_grad(set_to_none=True)
         x.grad = None
 
@@ -84,13 +98,13 @@ def training_step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 
 MAKERS = {"fwd": inference, "train": training_step}
-RECONSTRUCT_TARGET = 1.10  # reconstruct training step / nn.GRU's
+RECONSTRUCT_TARGET = 1.10  # reconstruct training step / the torch module's
 AUTO_TARGET = 1.05  # auto / the faster of reconstruct and contract, both modes
 
 
 def time_case(hidden: int, batch: int, fmt: str, rank: int, args: argparse.Namespace) -> dict:
     """Median seconds of every runner in both modes, interleaved, and auto's choices."""
-    dense, factorized = build(hidden, fmt, rank)
+    dense, factorized = build(args.cell, hidden, fmt, rank)
     x = torch.randn(args.steps, batch, hidden)
     seconds: dict[Key, list[float]] = {(r, m): [] for r in RUNNERS for m in MODES}
     plans: dict[str, str] = {}
@@ -132,12 +146,14 @@ def peak_mib(run: Callable[[], None]) -> float:
     return (_status_kib("VmHWM") - start) / 1024
 
 
-def memory_probe(hidden: int, batch: int, fmt: str, rank: int, steps: int) -> dict[str, float]:
+def memory_probe(
+    cell: str, hidden: int, batch: int, fmt: str, rank: int, steps: int
+) -> dict[str, float]:
     """In a child process: peak MiB of every runner in both modes (after one warm-up each)."""
     libc = ctypes.CDLL("libc.so.6")
     libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD, fixed: large blocks are mmapped ...
     libc.mallopt(-1, 64 * 1024)  # M_TRIM_THRESHOLD: ... and everything freed goes back
-    dense, factorized = build(hidden, fmt, rank)
+    dense, factorized = build(cell, hidden, fmt, rank)
     x = torch.randn(steps, batch, hidden)
     peaks = {}
     for runner in RUNNERS:
@@ -148,8 +164,10 @@ def memory_probe(hidden: int, batch: int, fmt: str, rank: int, steps: int) -> di
     return peaks
 
 
-def memory_case(hidden: int, batch: int, fmt: str, rank: int, steps: int) -> dict[Key, float]:
-    command = [sys.executable, sys.argv[0], "--memory-probe", str(hidden), str(batch), fmt,
+def memory_case(
+    cell: str, hidden: int, batch: int, fmt: str, rank: int, steps: int
+) -> dict[Key, float]:
+    command = [sys.executable, sys.argv[0], "--memory-probe", cell, str(hidden), str(batch), fmt,
                str(rank), str(steps)]
     with contextlib.suppress(subprocess.CalledProcessError, ValueError):
         result = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -198,7 +216,7 @@ def target_checks(hidden: int, batch: int, fmt: str, rank: int, case: dict
     ratio = t["reconstruct", "train"] / t["dense", "train"]
     if ratio > RECONSTRUCT_TARGET:
         verdicts["reconstruct"] = "MISSED"
-        notes.append(f"{where}: reconstruct training step {ratio:.2f}x nn.GRU "
+        notes.append(f"{where}: reconstruct training step {ratio:.2f}x the torch module "
                      f"(> {RECONSTRUCT_TARGET:.2f}x)")
     for mode in MODES:
         best = min(t["reconstruct", mode], t["contract", mode])
@@ -210,7 +228,7 @@ def target_checks(hidden: int, batch: int, fmt: str, rank: int, case: dict
         verdicts["contract"] = "met"
         if t["contract", "fwd"] >= t["dense", "fwd"]:
             verdicts["contract"] = "MISSED"
-            notes.append(f"{where}: contract forward not faster than nn.GRU")
+            notes.append(f"{where}: contract forward not faster than the torch module")
     return verdicts, notes
 
 
@@ -227,7 +245,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the memory columns")
     parser.add_argument("--output", type=Path, default=None,
                         help="also write the Markdown report (header, table, targets) here")
-    parser.add_argument("--memory-probe", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="recurrent cell")
+    parser.add_argument("--memory-probe", nargs=6, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -236,8 +255,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_probe:
-        hidden, batch, fmt, rank, steps = args.memory_probe
-        print(json.dumps(memory_probe(int(hidden), int(batch), fmt, int(rank), int(steps))))
+        cell, hidden, batch, fmt, rank, steps = args.memory_probe
+        print(json.dumps(memory_probe(cell, int(hidden), int(batch), fmt, int(rank), int(steps))))
         return
     report: list[str] = []
 
@@ -246,19 +265,21 @@ def main() -> None:
         report.append(line)
 
     emit(f"Command: `python scripts/bench_rnn.py {' '.join(sys.argv[1:])}`\n")
+    torch_name = f"nn.{CELLS[args.cell][0].__name__}"
     emit(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, T={args.steps}, "
          f"bidirectional single layer, input size = H; medians of {args.repeats}; ratios to "
-         "nn.GRU (lower is better); auto (inference/training choice: r or c); targets: "
+         f"{torch_name} (lower is better); auto (inference/training choice: r or c); targets: "
          f"reconstruct train <= {RECONSTRUCT_TARGET:.2f}x, auto <= {AUTO_TARGET:.2f}x the faster "
          "strategy, contract fwd < 1x at H=1024, B=1, TT rank <= 8\n")
     emit("| H | B | format | rank | strategy | params | compression | fwd time | train time "
-         "| fwd mem MiB | train mem MiB | nn.GRU fwd / train | targets |")
+         f"| fwd mem MiB | train mem MiB | {torch_name} fwd / train | targets |")
     emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes: list[str] = []
     for hidden, batch, fmt, rank in itertools.product(args.hidden, args.batch, args.formats,
                                                       args.ranks):
         case = time_case(hidden, batch, fmt, rank, args)
-        memory = {} if args.no_memory else memory_case(hidden, batch, fmt, rank, args.steps)
+        memory = {} if args.no_memory else memory_case(args.cell, hidden, batch, fmt, rank,
+                                                        args.steps)  # fmt: skip
         verdicts, missed = target_checks(hidden, batch, fmt, rank, case)
         for row in table_rows(f"{hidden} | {batch} | {fmt} | {rank}", case, memory, verdicts):
             emit(row)
