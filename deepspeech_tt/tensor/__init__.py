@@ -1,4 +1,5 @@
-"""Weight-matrix formats: dense, tensor train, CP, Tucker, low rank (one module each).
+"""Weight-matrix formats, one module each: dense, tensor train, CP, Tucker, low rank,
+hierarchical Tucker, tensor ring, block-term Tucker and Toeplitz-like.
 
 Every format holds one matrix W (out_features x in_features) behind the interface of
 :class:`~deepspeech_tt.tensor.base.FactorizedMatrix`; :data:`FORMATS` maps config names to them.
