@@ -38,8 +38,8 @@ from deepspeech_tt.training.summary import write_run_summary
 log = logging.getLogger(__name__)
 
 HPARAMS = ("data.name", "features.kind", "tokenizer.kind", "model.name", "model.rnn_layers",
-           "model.hidden_size", "rnn.format", "rnn.rank", "rnn.strategy", "optim.name",
-           "optim.lr", "trainer.precision", "seed")  # fmt: skip
+           "model.hidden_size", "rnn.rnn_type", "rnn.format", "rnn.rank", "rnn.layout",
+           "rnn.strategy", "optim.name", "optim.lr", "trainer.precision", "seed")  # fmt: skip
 """Config values shown in TensorBoard's HPARAMS tab (with the recipe and the run's choices)."""
 
 

@@ -69,6 +69,9 @@ def test_tensorboard_has_the_curves_and_hparams(short_run: Path) -> None:
     events = EventAccumulator(str(short_run))
     events.Reload()
     assert "_hparams_/session_start_info" in events.summary_metadata
+    session = events.summary_metadata["_hparams_/session_start_info"].plugin_data.content
+    for name in (b"choice.recipe", b"rnn.rnn_type", b"rnn.format", b"rnn.rank", b"rnn.layout"):
+        assert name in session, name  # runs compare side by side by cell, format and rank
     assert "val/examples/text_summary" in events.Tags()["tensors"]
 
 
