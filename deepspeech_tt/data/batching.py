@@ -42,10 +42,13 @@ class DurationBatchSampler(Sampler[list[int]]):
         seed: the seed of the shuffles; the order is a function of (seed, epoch).
         num_replicas: the number of DDP processes sharing the data.
         rank: this process's index among them. Each replica gets every ``num_replicas``-th
-            batch, so shares are disjoint; the last ``len(batches) % num_replicas`` batches
-            of an epoch are left out so that all replicas run the same number of steps.
-            (With Lightning, pass ``use_distributed_sampler=False`` to the ``Trainer``: this
-            sampler shards itself.)
+            batch, so shares are disjoint. (With Lightning, pass
+            ``use_distributed_sampler=False`` to the ``Trainer``: this sampler shards itself.)
+        equal_shares: training (True): the last ``len(batches) % num_replicas`` batches of an
+            epoch are left out so that all replicas run the same number of steps, as DDP's
+            gradient all-reduce needs. Evaluation (False): every batch goes to a replica
+            (shares differ by at most one), so that a dev or test score covers every
+            utterance.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class DurationBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
+        equal_shares: bool = True,
     ) -> None:
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
@@ -74,11 +78,12 @@ class DurationBatchSampler(Sampler[list[int]]):
         self.seed = seed
         self.num_replicas = num_replicas
         self.rank = rank
+        self.equal_shares = equal_shares
         self.epoch = 0
         self.position = 0  # batches of this epoch already yielded on this replica
         self._check_budget()
         self._cache: tuple[int, list[list[int]]] | None = None
-        if not self._plan(0):
+        if len(self._all_batches(0)) < num_replicas:  # a replica without batches would hang DDP
             raise ValueError(
                 f"{len(self.frames)} utterances make fewer batches than the "
                 f"{num_replicas} replicas sharing them; lower max_frames or add data"
@@ -135,13 +140,15 @@ class DurationBatchSampler(Sampler[list[int]]):
     def _fingerprint(self) -> list[int | float | bool]:
         settings = (self.max_frames, self.hop_seconds, self.num_buckets, self.shuffle)
         return [len(self.frames), sum(self.frames), *settings, self.sorta_grad, self.seed,
-                self.num_replicas, self.rank]  # fmt: skip
+                self.num_replicas, self.rank, self.equal_shares]  # fmt: skip
 
     def _plan(self, epoch: int) -> list[list[int]]:
         """This replica's batches of ``epoch``, in order (cached for the current epoch)."""
         if self._cache is None or self._cache[0] != epoch:
             batches = self._all_batches(epoch)
-            usable = len(batches) - len(batches) % self.num_replicas
+            usable = len(batches)
+            if self.equal_shares:
+                usable -= len(batches) % self.num_replicas
             self._cache = (epoch, batches[self.rank : usable : self.num_replicas])
         return self._cache[1]
 

@@ -95,7 +95,7 @@ class SpeechDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> ResumableLoader:
         settings = self.batching
         dataset = SpeechDataset(self.train_rows, self.tokenizer, settings.speed_perturbation)
-        sampler = self._sampler(self.train_rows, shuffle=True)
+        sampler = self._sampler(self.train_rows, training=True)
         return ResumableLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, progress=self._progress,
             **self._workers(),
@@ -109,10 +109,11 @@ class SpeechDataModule(pl.LightningDataModule):
 
     def _evaluation_loader(self, rows: Sequence[Utterance]) -> DataLoader:
         dataset = SpeechDataset(rows, self.tokenizer)
-        batches = list(self._sampler(rows, shuffle=False))  # the same every time
+        batches = list(self._sampler(rows, training=False))  # the same every time, every batch
         return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, **self._workers())
 
-    def _sampler(self, rows: Sequence[Utterance], shuffle: bool) -> DurationBatchSampler:
+    def _sampler(self, rows: Sequence[Utterance], training: bool) -> DurationBatchSampler:
+        """Training: shuffled, equal shares per DDP replica; evaluation: sorted, every batch."""
         settings = self.batching
         trainer = self.trainer
         return DurationBatchSampler(
@@ -120,11 +121,12 @@ class SpeechDataModule(pl.LightningDataModule):
             max_frames=settings.max_frames,
             hop_seconds=settings.hop_seconds,
             num_buckets=settings.num_buckets,
-            shuffle=shuffle,
+            shuffle=training,
             sorta_grad=settings.sorta_grad,
             seed=settings.seed,
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
+            equal_shares=training,
         )
 
     def _workers(self) -> dict[str, Any]:

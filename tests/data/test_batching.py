@@ -109,6 +109,17 @@ def test_ddp_shards_are_disjoint_and_equal_in_count(replicas: int) -> None:
     assert sum(len(shard) for shard in shards) == len(single) - left_out
 
 
+@pytest.mark.parametrize("replicas", [2, 3, 4])
+def test_evaluation_shards_cover_every_batch_once(replicas: int) -> None:
+    durations = _durations(63)  # 11 batches: a remainder for 2, 3 and 4 replicas
+    single = list(_sampler(durations, shuffle=False))
+    assert len(single) % replicas  # some batches would be left out of equal shares
+    shards = [list(_sampler(durations, shuffle=False, num_replicas=replicas, rank=rank,
+                            equal_shares=False)) for rank in range(replicas)]  # fmt: skip
+    assert sorted(map(sorted, itertools.chain(*shards))) == sorted(map(sorted, single))
+    assert max(map(len, shards)) - min(map(len, shards)) == 1
+
+
 @pytest.mark.parametrize("epoch", [0, 2])
 def test_resume_mid_epoch_yields_the_remaining_batches(epoch: int) -> None:
     durations = _durations()
