@@ -25,13 +25,12 @@ found, 2 when a root does not exist.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 from deepspeech_tt.decoding.run import tuning_path
-from deepspeech_tt.reporting.runs import find_runs
+from deepspeech_tt.reporting.runs import RunResult, find_runs
 from deepspeech_tt.training.summary import SUMMARY_FILE
 
 DECODE = Path(__file__).resolve().parents[1] / "decode.py"
@@ -59,14 +58,11 @@ def _steps(run_dir: Path, checkpoint: Path, use_lm: bool) -> list[tuple[list[str
     return steps
 
 
-def _best_checkpoint(run_dir: Path) -> Path:
-    """The run's best checkpoint, from its ``summary.json``; ``ValueError`` when there is none."""
-    relative = json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8")).get(
-        "best_checkpoint"
-    )
-    if not isinstance(relative, str):
+def _best_checkpoint(run: RunResult) -> Path:
+    """The run's best checkpoint, as its ``summary.json`` names it; ``ValueError`` when none."""
+    if run.best_checkpoint is None:
         raise ValueError("summary.json names no best_checkpoint")
-    checkpoint = run_dir / relative
+    checkpoint = run.path / run.best_checkpoint
     if not checkpoint.is_file():
         raise ValueError(f"best checkpoint {checkpoint} does not exist")
     return checkpoint
@@ -92,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     for number, run in enumerate(runs, 1):
         print(f"[{number}/{len(runs)}] {run.path}", flush=True)
         try:
-            checkpoint = _best_checkpoint(run.path)
-        except (OSError, ValueError) as error:
+            checkpoint = _best_checkpoint(run)
+        except ValueError as error:
             print(f"  skipped: {error}", file=sys.stderr)
             failed.append(run.name)
             continue

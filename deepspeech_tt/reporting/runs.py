@@ -61,6 +61,7 @@ class RunResult:
     dev_cer: float | None
     test_wer: float | None
     test_cer: float | None
+    best_checkpoint: str | None = None  # relative to ``path``; None when the run saved none
     split: str = "test"  # the split of ``decoders``
     decoders: Mapping[str, DecodeScores] = field(default_factory=dict)  # decoder -> scores
 
@@ -138,6 +139,7 @@ def _load_run(summary: Path, root: Path, split: str) -> RunResult | None:
             params_total=_field(data, "params_total", int),
             params_rnn=_field(data, "params_rnn", int),
             **{key: _field(data, key, float, optional=True) for key in SUMMARY_METRICS},
+            best_checkpoint=_field(data, "best_checkpoint", str, optional=True),
         )
     except (OSError, ValueError) as error:
         log.warning("skipping run with malformed %s: %s", summary, error)
