@@ -8,12 +8,13 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig
 
+from deepspeech_tt.errors import UserError
 from deepspeech_tt.model import DeepSpeech2, RNNLayerSpec
 from deepspeech_tt.model.recurrent import RNN_TYPES
 from deepspeech_tt.tensor import get_format
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(UserError):
     """A model config that cannot be built; the message names the layer and the setting."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deepspeech_tt.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """Input data that cannot be used: the message names the file or utterance and the problem."""
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from deepspeech_tt.errors import UserError
+
 DECODERS = ("greedy", "beam", "beam_lm")
 USAGE = "python decode.py checkpoint=<ckpt> audio=<file|dir|manifest|split> [key=value ...]"
 
@@ -43,7 +45,7 @@ class DecodeConfig:
     print_transcripts: bool = True  # print "<id> <hypothesis>" lines to stdout
 
 
-class DecodeConfigError(ValueError):
+class DecodeConfigError(UserError):
     """A ``decode.py`` argument that is unknown, missing or of the wrong type."""
 
 

@@ -49,6 +49,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from deepspeech_tt.atomic import write_text
+from deepspeech_tt.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ Ngram = tuple[str, ...]
 Discounts = tuple[float, float, float]
 
 
-class LanguageModelError(ValueError):
+class LanguageModelError(UserError):
     """A missing or malformed language model file; the message names the file and the problem."""
 
 

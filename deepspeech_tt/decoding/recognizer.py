@@ -22,11 +22,12 @@ from deepspeech_tt.builders.data import build_feature_extractor
 from deepspeech_tt.config import config_from_checkpoint
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.tokenizer import Tokenizer, TokenizerError, tokenizer_from_state
+from deepspeech_tt.errors import UserError
 from deepspeech_tt.model import DeepSpeech2
 from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, read_checkpoint, submodule_state
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be decoded with: missing, corrupt, or not a deepspeech-tt one."""
 
 

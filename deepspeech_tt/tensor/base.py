@@ -30,11 +30,13 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+from deepspeech_tt.errors import UserError
+
 Rank = int | Sequence[int]
 Shape = Sequence[int] | None
 
 
-class FormatError(ValueError):
+class FormatError(UserError):
     """A size, factor shape or rank that a format cannot take; the message says what would."""
 
 

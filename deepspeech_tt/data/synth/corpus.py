@@ -18,6 +18,7 @@ from deepspeech_tt.data.synth.plan import SPLITS, SplitTarget, plan_tasks
 from deepspeech_tt.data.synth.render import Recording, SpeakerTask, render_speaker
 from deepspeech_tt.data.synth.sentences import TEXT_SOURCES, collect_sentences
 from deepspeech_tt.data.text import normalize_transcript
+from deepspeech_tt.errors import UserError
 
 MARKER = "corpus.json"
 """Written last, inside the corpus: its presence means the corpus is complete."""
@@ -25,7 +26,7 @@ MARKER = "corpus.json"
 _FORMAT_VERSION = 1  # bump when the same settings would give different files
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """A corpus that cannot be generated as asked: names the argument or path and the problem."""
 
 
