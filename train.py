@@ -2,7 +2,8 @@
 
 Recipes and groups are in ``conf/``; ``python train.py --help`` lists them, ``--cfg job``
 prints the composed config. Sweep with ``python train.py -m recipe=tiny_tt rank=2,4,8`` and
-compare with ``tensorboard --logdir outputs``.
+compare with ``tensorboard --logdir outputs``. Bad input ends with one line on stderr and exit
+status 2 (``DEEPSPEECH_TT_DEBUG=1`` shows the traceback).
 """
 
 import hydra
@@ -10,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from deepspeech_tt.config import register_configs
+from deepspeech_tt.errors import reported
 from deepspeech_tt.training.run import train
 
 register_configs()
@@ -18,7 +20,8 @@ register_configs()
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     runtime = HydraConfig.get().runtime
-    return train(cfg, run_dir=runtime.output_dir, choices=dict(runtime.choices))
+    with reported("train.py"):
+        return train(cfg, run_dir=runtime.output_dir, choices=dict(runtime.choices))
 
 
 if __name__ == "__main__":
