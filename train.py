@@ -2,16 +2,21 @@
 
 Recipes and groups are in ``conf/``; ``python train.py --help`` lists them, ``--cfg job``
 prints the composed config. Sweep with ``python train.py -m recipe=tiny_tt rank=2,4,8`` and
-compare with ``tensorboard --logdir outputs``. Bad input ends with one line on stderr and exit
-status 2 (``DEEPSPEECH_TT_DEBUG=1`` shows the traceback).
+compare with ``tensorboard --logdir outputs``. Bad input (an unknown key or option, a value out
+of range, a bad corpus or checkpoint) ends with one line on stderr and exit status 2;
+``DEEPSPEECH_TT_DEBUG=1`` shows the traceback.
 """
+
+import os
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from deepspeech_tt.config import register_configs
-from deepspeech_tt.errors import reported
+from deepspeech_tt.config import composition_error, register_configs
+from deepspeech_tt.errors import debugging, fail, reported
 from deepspeech_tt.training.run import train
 
 register_configs()
@@ -25,4 +30,10 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors; they are printed below
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as error:
+        if debugging():
+            raise
+        fail("train.py", composition_error(error))

@@ -6,7 +6,12 @@ in its defaults so that every composed config is checked against the schema.
 
 from hydra.core.config_store import ConfigStore
 
-from deepspeech_tt.config.compose import check_config, compose_config, config_from_checkpoint
+from deepspeech_tt.config.compose import (
+    check_config,
+    compose_config,
+    composition_error,
+    config_from_checkpoint,
+)
 from deepspeech_tt.config.schema import (
     CheckpointConfig,
     Config,
@@ -33,6 +38,7 @@ __all__ = [
     "TrainerConfig",
     "check_config",
     "compose_config",
+    "composition_error",
     "config_from_checkpoint",
     "register_configs",
 ]

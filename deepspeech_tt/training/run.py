@@ -27,8 +27,10 @@ from deepspeech_tt.builders import (
     build_trainer,
     total_optimizer_steps,
 )
-from deepspeech_tt.builders.data import build_augment
+from deepspeech_tt.builders.data import build_augment, build_feature_extractor
 from deepspeech_tt.config import check_config
+from deepspeech_tt.data.errors import DataError
+from deepspeech_tt.data.tokenizer import CharTokenizer
 from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
 from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
 from deepspeech_tt.training.data_module import SpeechDataModule
@@ -61,6 +63,7 @@ def train(
         The best dev WER (NaN if no validation ran), for Hydra sweepers.
     """
     check_config(cfg)
+    _check_model_builds(cfg)
     started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.threads:
@@ -69,6 +72,7 @@ def train(
     model = build_model(cfg, data.features.feature_dim, data.tokenizer.vocab_size)
     log.info("model:\n%s", model_summary(model))
     datamodule = build_datamodule(cfg, data, model)
+    _check_training_data(cfg, datamodule, len(data.train))
     parameters = {"model/params_total": count_parameters(model),
                   "model/params_rnn": rnn_parameters(model)}  # fmt: skip
     hparams = _hparams(cfg, choices or {})
@@ -94,6 +98,28 @@ def train(
     return _best_wer(trainer)
 
 
+def _check_model_builds(cfg: DictConfig) -> None:
+    """Build the model once before any data is read: a rank that cannot fit a layer fails now.
+
+    The vocabulary size only sizes the output layer, so the character tokenizer's (or the
+    configured BPE size) stands in for the tokenizer the data will give.
+    """
+    features = build_feature_extractor(cfg.features)
+    vocab = cfg.tokenizer.vocab_size if cfg.tokenizer.kind == "bpe" else CharTokenizer().vocab_size
+    build_model(cfg, features.feature_dim, vocab)
+
+
+def _check_training_data(cfg: DictConfig, datamodule: SpeechDataModule, total: int) -> None:
+    """Fail, saying why, when the run would train zero steps."""
+    if not datamodule.train_rows:
+        raise DataError(
+            f"no training utterance left: all {total} of data.train={list(cfg.data.train)} were "
+            f"dropped (shorter than data.min_duration={cfg.data.min_duration} s, longer than "
+            f"data.max_duration={cfg.data.max_duration} s, or more labels than output frames; "
+            "the 'training data:' line above counts each reason)"
+        )
+
+
 def _test(
     trainer: pl.Trainer, module: pl.LightningModule, datamodule: SpeechDataModule
 ) -> dict[str, float]:
@@ -110,7 +136,10 @@ def _test(
 
 def _batches_per_epoch(datamodule: pl.LightningDataModule, trainer: pl.Trainer) -> int:
     datamodule.trainer = trainer  # the loader shards by the trainer's world size
-    return len(datamodule.train_dataloader())
+    try:
+        return len(datamodule.train_dataloader())
+    except ValueError as error:  # too few batches for the DDP replicas
+        raise DataError(f"the training data cannot be batched: {error}") from None
 
 
 def _hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
