@@ -3,13 +3,11 @@
 The checkpoint's saved config (merged over the schema's defaults, so older checkpoints still
 load) rebuilds the feature extractor and the model; their weights and the feature statistics
 come from the checkpoint's ``state_dict``, the tokenizer from its saved state. Files are read
-with ``torch.load(weights_only=True)``.
+by ``read_checkpoint``: local, ``weights_only=True``, digest and finiteness checked.
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +20,15 @@ from deepspeech_tt.builders.data import build_feature_extractor
 from deepspeech_tt.config import config_from_checkpoint
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.tokenizer import Tokenizer, TokenizerError, tokenizer_from_state
-from deepspeech_tt.errors import UserError
 from deepspeech_tt.model import DeepSpeech2
-from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, read_checkpoint, submodule_state
+from deepspeech_tt.training.checkpoint import (
+    CHECKPOINT_KEY,
+    CheckpointError,
+    read_checkpoint,
+    submodule_state,
+)
 
-
-class CheckpointError(UserError):
-    """A checkpoint that cannot be decoded with: missing, corrupt, or not a deepspeech-tt one."""
+__all__ = ["CheckpointError", "Recognizer", "load_recognizer"]
 
 
 @dataclass
@@ -53,11 +53,11 @@ def load_recognizer(path: str | Path, device: str | torch.device = "cpu") -> Rec
     """The recogniser a training checkpoint holds, in eval mode on ``device``.
 
     Raises:
-        CheckpointError: the file is missing, unreadable, from another toolkit, or its weights
-            do not fit the model its config describes.
+        CheckpointError: the file is missing, unreadable, damaged, from another toolkit, or its
+            weights do not fit the model its config describes.
     """
     path = Path(path)
-    checkpoint = _read(path)
+    checkpoint = read_checkpoint(path)
     ours = checkpoint[CHECKPOINT_KEY]
     try:
         cfg = config_from_checkpoint(ours["config"])
@@ -71,15 +71,3 @@ def load_recognizer(path: str | Path, device: str | torch.device = "cpu") -> Rec
     features.to(device).eval()
     model.to(device).eval()
     return Recognizer(features=features, model=model, tokenizer=tokenizer, config=cfg, path=path)
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        return read_checkpoint(path)
-    except ValueError as error:  # a torch file, but not ours
-        raise CheckpointError(str(error)) from None
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first})") from None

@@ -33,6 +33,7 @@ from deepspeech_tt.data.errors import DataError
 from deepspeech_tt.data.tokenizer import CharTokenizer
 from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
 from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
+from deepspeech_tt.training.checkpoint import check_resumable, read_checkpoint
 from deepspeech_tt.training.data_module import SpeechDataModule
 from deepspeech_tt.training.module import SpeechRecognizer
 from deepspeech_tt.training.summary import write_run_summary
@@ -64,6 +65,8 @@ def train(
     """
     check_config(cfg)
     _check_model_builds(cfg)
+    if cfg.resume:
+        check_resumable(cfg, read_checkpoint(cfg.resume))
     started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.threads:
