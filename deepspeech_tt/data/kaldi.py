@@ -16,9 +16,12 @@ directory) and made absolute; commands are kept as written.
 
 Transcripts: WSJ-style noise and event markers in angle or square brackets (``<NOISE>``,
 ``[door_slam]``, ``<UNK>``) are not speech and are removed; what remains is normalised with
-``normalize_transcript``, so verbalised punctuation words (``,COMMA``, ``"DOUBLE-QUOTE``),
-which the speaker did say, become ``COMMA`` and ``DOUBLE QUOTE``, and the marks around
-partial or mispronounced words (``*WORD*``, ``(PART)-``) are dropped, keeping the letters.
+``normalize_transcript``, so verbalised punctuation words (``,COMMA``, ``"DOUBLE-QUOTE``,
+``%PERCENT``, ``&AMPERSAND``), which the speaker did say, become ``COMMA``, ``DOUBLE QUOTE``,
+``PERCENT`` and ``AMPERSAND``, and the marks around partial, truncated or mispronounced words
+(``*WORD*``, ``WORD~``, ``(PART)-``) are dropped, keeping the letters. Any other character
+outside the tokenizer's alphabet (a digit, an accented letter) is kept for preparation to
+report.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from deepspeech_tt.data.manifest import Utterance
 from deepspeech_tt.data.text import normalize_transcript
 
 _MARKER = re.compile(r"<[^<>]*>|\[[^\[\]]*\]")
+_WORD_MARKS = re.compile(r"[*~]|(?<!\S)[%&](?=[A-Za-z])")  # *WORD*, WORD~, %PERCENT, &AMPERSAND
 
 
 def read_kaldi_dir(data_dir: str | Path, problems: list[Problem] | None = None) -> list[Utterance]:
@@ -77,9 +81,30 @@ def read_kaldi_dir(data_dir: str | Path, problems: list[Problem] | None = None) 
     return sorted(rows, key=lambda row: row.id)
 
 
+TABLES = ("wav.scp", "text", "utt2spk", "spk2utt", "segments")
+"""The files of a Kaldi data directory that the reader reads, where present."""
+
+
+def data_dir_files(data_dir: str | Path) -> list[Path]:
+    """The tables of ``data_dir`` and the audio files ``wav.scp`` names (commands left out).
+
+    Raises:
+        DataError: ``data_dir`` has no readable ``wav.scp``.
+    """
+    data_dir = Path(data_dir)
+    sources = (_audio_source(value) for value in _table(data_dir / "wav.scp").values())
+    audio = sorted({Path(source) for source in sources if not is_command(source)})
+    return [data_dir / name for name in TABLES if (data_dir / name).exists()] + audio
+
+
+def transcript_file(data_dir: str | Path, row: Utterance) -> str:
+    """The ``text`` table that holds ``row``'s transcript."""
+    return os.path.abspath(Path(data_dir) / "text")
+
+
 def clean_transcript(text: str) -> str:
-    """A Kaldi/WSJ transcript without noise markers, normalised as LibriSpeech's."""
-    return normalize_transcript(_MARKER.sub(" ", text))
+    """A Kaldi/WSJ transcript without noise markers and word marks, normalised as LibriSpeech's."""
+    return normalize_transcript(_WORD_MARKS.sub("", _MARKER.sub(" ", text)))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import sentencepiece as spm
 
 from deepspeech_tt.data.errors import DataError
-from deepspeech_tt.data.text import ALPHABET
+from deepspeech_tt.data.text import ALPHABET, describe_characters
 
 BLANK = 0
 
@@ -119,5 +119,5 @@ def tokenizer_from_state(state: dict[str, Any]) -> CharTokenizer | BpeTokenizer:
 
 
 def _unencodable(text: str, known: set[str]) -> TokenizerError:
-    unknown = "".join(sorted(set(text) - known))
-    return TokenizerError(f"characters the tokenizer cannot encode: {unknown!r} in {text!r}")
+    unknown = describe_characters(set(text) - known)
+    return TokenizerError(f"characters the tokenizer cannot encode: {unknown} in {text!r}")
