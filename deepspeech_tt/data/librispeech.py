@@ -49,13 +49,28 @@ def read_librispeech(
     return sorted(rows, key=lambda row: row.id)
 
 
-def _chapter_dirs(split_dir: Path) -> list[Path]:
+def split_files(split_dir: str | Path) -> list[Path]:
+    """The transcripts and audio files of a split, sorted: what ``read_librispeech`` reads.
+
+    Raises:
+        DataError: ``split_dir`` is not a directory, or holds no chapter directories.
+    """
+    split_dir = Path(os.path.abspath(split_dir))
     if not split_dir.is_dir():
         raise DataError(f"{split_dir}: no such directory")
-    files = [p for p in split_dir.glob("*/*/*") if _is_transcript(p) or _is_audio(p)]
+    files = sorted(p for p in split_dir.glob("*/*/*") if _is_transcript(p) or _is_audio(p))
     if not files:
         raise DataError(f"{split_dir}: {_why_no_chapters(split_dir)}")
-    return sorted({p.parent for p in files})
+    return files
+
+
+def transcript_file(split_dir: str | Path, row: Utterance) -> str:
+    """The ``<speaker>-<chapter>.trans.txt`` that holds ``row``'s transcript."""
+    return str(Path(row.audio).parent / f"{row.id.rsplit('-', 1)[0]}.trans.txt")
+
+
+def _chapter_dirs(split_dir: Path) -> list[Path]:
+    return sorted({p.parent for p in split_files(split_dir)})
 
 
 def _why_no_chapters(split_dir: Path) -> str:

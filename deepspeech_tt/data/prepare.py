@@ -4,6 +4,9 @@ Reading finds the utterances (``read_librispeech``, ``read_kaldi_dir``, ``read_j
 checking decodes each recording in full and checks its transcript, so that a corrupt, empty
 or missing file, a missing transcript, or characters the tokenizer cannot encode are found
 here, with a message naming the file and the problem, and never in the middle of an epoch.
+A transcript problem names the transcript's file, the utterance and each character the
+tokenizer cannot spell, with its code point; such characters are never dropped or folded
+(``deepspeech_tt.data.text``).
 
 By default the first problem stops preparation with a ``DataError``. With ``skip_bad`` the bad
 utterances are left out, counted, logged and listed with their reasons in a TSV next to the
@@ -19,71 +22,25 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import os
-import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-from deepspeech_tt.data.audio import is_command
-from deepspeech_tt.data.errors import DataError, Problem, report
-from deepspeech_tt.data.kaldi import read_kaldi_dir
-from deepspeech_tt.data.librispeech import read_librispeech
-from deepspeech_tt.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
+from deepspeech_tt.data.errors import DataError, Problem
+from deepspeech_tt.data.formats import FORMATS, corpus_format, read_corpus
+from deepspeech_tt.data.jsonl import read_jsonl
+from deepspeech_tt.data.manifest import Utterance, write_manifest
 from deepspeech_tt.data.validate import Encoder, check_utterances, write_skipped
+from deepspeech_tt.errors import reported
+
+__all__ = ["PROGRAM", "Prepared", "main", "prepare_manifest", "read_corpus", "read_jsonl"]
 
 logger = logging.getLogger(__name__)
 
-Reader = Callable[[Path, list[Problem] | None], list[Utterance]]
-
-
-def read_jsonl(path: str | Path, problems: list[Problem] | None = None) -> list[Utterance]:
-    """The rows of an existing JSONL manifest, checked.
-
-    Relative audio paths are taken relative to the manifest's directory and made absolute,
-    so a manifest can travel with its audio. Texts are kept as written (the tokenizer check
-    in ``prepare_manifest`` decides whether they are usable).
-
-    Args:
-        path: the manifest.
-        problems: where to record rows with a non-positive duration, a negative offset or no
-            audio; they are left out. Without a list, the first problem raises.
-
-    Raises:
-        DataError: a line is not a valid row (naming the file and line number), or (without
-            ``problems``) the first unusable row.
-    """
-    path = Path(path)
-    try:
-        rows = read_manifest(path)
-    except ManifestError as error:
-        raise DataError(str(error)) from None
-    checked = []
-    for row in rows:
-        reason = _row_problem(row)
-        if reason:
-            report(Problem(row.id, row.id, f"{reason} in {path}"), problems)
-        else:
-            checked.append(replace(row, audio=_relative_to(row.audio, path.parent)))
-    return checked
-
-
-READERS: dict[str, Reader] = {
-    "librispeech": read_librispeech,
-    "kaldi": read_kaldi_dir,
-    "jsonl": read_jsonl,
-}
-"""Corpus formats by name, as the CLI's ``--format`` takes them."""
-
-
-def read_corpus(
-    source: str | Path, format: str, problems: list[Problem] | None = None
-) -> list[Utterance]:
-    """The utterances of ``source`` read as ``format`` (a key of ``READERS``)."""
-    if format not in READERS:
-        raise ValueError(f"unknown corpus format {format!r}; choose one of {sorted(READERS)}")
-    return READERS[format](Path(source), problems)
+PROGRAM = "python -m deepspeech_tt.data.prepare"
+"""The CLI's name in its usage and error lines."""
 
 
 @dataclass(frozen=True)
@@ -130,14 +87,17 @@ def prepare_manifest(
         DataError: the first unusable utterance (without ``skip_bad``), or no usable one.
     """
     problems: list[Problem] | None = [] if skip_bad else None
+    transcript_file = None
     if not isinstance(source, (str, Path)):
         rows = list(source)
     elif format is None:
-        raise ValueError(f"a format is needed to read {source}: one of {sorted(READERS)}")
+        raise ValueError(f"a format is needed to read {source}: one of {sorted(FORMATS)}")
     else:
-        rows = read_corpus(source, format, problems)
+        reader, path = corpus_format(format), Path(source)
+        rows = reader.read(path, problems)
+        transcript_file = functools.partial(reader.transcript_file, path)
     found = len(rows) + len(problems or [])
-    good = check_utterances(rows, tokenizer, problems, workers, progress)
+    good = check_utterances(rows, tokenizer, problems, workers, progress, transcript_file)
     out = Path(out)
     listed = None
     if problems is not None:
@@ -150,32 +110,20 @@ def prepare_manifest(
     return Prepared(out, good, problems or [], listed)
 
 
-def _row_problem(row: Utterance) -> str | None:
-    if not row.audio.strip():
-        return "no audio"
-    if not row.duration > 0:
-        return f"duration {row.duration} is not positive"
-    if row.offset < 0:
-        return f"offset {row.offset} is negative"
-    return None
-
-
-def _relative_to(audio: str, folder: Path) -> str:
-    if is_command(audio) or os.path.isabs(audio):
-        return audio
-    return os.path.abspath(folder / audio)
-
-
 def _log_skipped(count: int, found: int, path: Path) -> None:
     level = logging.WARNING if count else logging.INFO
     logger.log(level, "skipped %d of %d utterances; list in %s", count, found, path)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The CLI: prepare one manifest; exits with status 1 and the message on bad data."""
+    """The CLI: prepare one manifest.
+
+    Bad data ends it with one line, ``<PROGRAM>: error: <file>: <problem>``, and exit status 2
+    (``DEEPSPEECH_TT_DEBUG=1`` shows the traceback).
+    """
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+    with reported(PROGRAM):
         prepared = prepare_manifest(
             args.source,
             args.out,
@@ -186,18 +134,16 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers,
             progress=not args.quiet,
         )
-    except DataError as error:
-        sys.exit(f"error: {error}")
     hours = sum(row.duration for row in prepared.rows) / 3600
     print(f"wrote {len(prepared.rows)} utterances ({hours:.2f} h) to {prepared.manifest}")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m deepspeech_tt.data.prepare",
+        prog=PROGRAM,
         description="Check a corpus and write its JSONL manifest.",
     )
-    parser.add_argument("--format", required=True, choices=sorted(READERS))
+    parser.add_argument("--format", required=True, choices=sorted(FORMATS))
     parser.add_argument("--source", required=True, help="split dir, Kaldi data dir or .jsonl")
     parser.add_argument("--out", required=True, help="the manifest to write (.jsonl)")
     parser.add_argument("--skip-bad", action="store_true", help="leave bad utterances out")
@@ -221,7 +167,13 @@ def _load_tokenizer(name: str | None) -> Encoder | None:
         return CharTokenizer()
     import torch
 
-    return tokenizer_from_state(torch.load(name, weights_only=True))
+    if not Path(name).is_file():
+        raise DataError(f"--tokenizer {name}: no such file (give 'char' or a saved tokenizer)")
+    try:
+        state = torch.load(name, weights_only=True)
+    except (OSError, RuntimeError, ValueError) as error:  # pickle errors are RuntimeErrors here
+        raise DataError(f"--tokenizer {name}: cannot be loaded ({error})") from None
+    return tokenizer_from_state(state)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Checks that an utterance is usable for training, each returning the Problem it finds.
 
-Transcripts: non-empty, every character encodable. Ids: unique. Audio: exists, decodes in
-full, holds samples, and lasts the declared duration (so a file damaged after its header is
-found). Any sample rate or channel count is fine: audio is read as 16 kHz mono.
+Transcripts: non-empty, every character one the tokenizer can spell (without a tokenizer, one
+of ``ALPHABET``); a problem names the transcript's file, the utterance and each character with
+its code point (``'3' (U+0033)``). Ids: unique. Audio: exists, decodes in full, holds samples,
+and lasts the declared duration (so a file damaged after its header is found). Any sample rate
+or channel count is fine: audio is read as 16 kHz mono.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
@@ -16,7 +19,7 @@ from tqdm import tqdm
 from deepspeech_tt.data.audio import SAMPLE_RATE, AudioError, read_audio
 from deepspeech_tt.data.errors import Problem, audio_problem, report
 from deepspeech_tt.data.manifest import Utterance
-from deepspeech_tt.data.text import unknown_characters
+from deepspeech_tt.data.text import describe_characters, unknown_characters
 
 DURATION_TOLERANCE = 0.1
 """Seconds (plus 1% of the duration) that decoded audio may fall short of the declared length."""
@@ -34,6 +37,7 @@ def check_utterances(
     problems: list[Problem] | None = None,
     workers: int = 1,
     progress: bool = True,
+    transcript_file: Callable[[Utterance], str] | None = None,
 ) -> list[Utterance]:
     """The usable ``rows``, in order (see ``prepare_manifest`` for what usable means).
 
@@ -45,11 +49,13 @@ def check_utterances(
         problems: where to record unusable rows; without a list, the first one raises.
         workers: threads decoding audio.
         progress: show a progress bar over the audio files.
+        transcript_file: the file holding a row's transcript, named in transcript problems.
     """
     seen: set[str] = set()
     candidates = []
     for row in rows:
-        problem = _duplicate_problem(row, seen) or transcript_problem(row, tokenizer)
+        where = transcript_file(row) if transcript_file else None
+        problem = _duplicate_problem(row, seen) or transcript_problem(row, tokenizer, where)
         if problem is None:
             candidates.append(row)
         else:
@@ -57,21 +63,46 @@ def check_utterances(
     return _check_audio_all(candidates, problems, workers, progress)
 
 
-def transcript_problem(row: Utterance, tokenizer: Encoder | None = None) -> Problem | None:
-    """Why ``row``'s transcript is unusable (empty, or not encodable), or None."""
-    if not row.text.strip():
-        return Problem(row.id, row.id, "empty transcript")
+def transcript_problem(
+    row: Utterance, tokenizer: Encoder | None = None, where: str | None = None
+) -> Problem | None:
+    """Why ``row``'s transcript is unusable (empty, or not encodable), or None.
+
+    Args:
+        row: the utterance.
+        tokenizer: decides what is encodable; None allows ``ALPHABET`` only.
+        where: the file holding the transcript; the problem then names it and the utterance,
+            else the utterance alone.
+    """
+    about = f"{row.id}: " if where else ""
+    reason = _transcript_reason(row.text, tokenizer)
+    return None if reason is None else Problem(row.id, where or row.id, about + reason)
+
+
+def _transcript_reason(text: str, tokenizer: Encoder | None) -> str | None:
+    if not text.strip():
+        return "empty transcript"
     if tokenizer is None:
-        unknown = unknown_characters(row.text)
-        if unknown:
-            listed = ", ".join(repr(c) for c in sorted(unknown))
-            return Problem(row.id, row.id, f"characters outside the alphabet: {listed}")
-        return None
+        unknown = unknown_characters(text)
+        if not unknown:
+            return None
+        return f"characters outside the alphabet (A-Z, ', space): {describe_characters(unknown)}"
     try:
-        tokenizer.encode(row.text)
+        tokenizer.encode(text)
     except ValueError as error:
-        return Problem(row.id, row.id, str(error))
+        unknown = {c for c in set(text) if not _encodes(tokenizer, c)}
+        if not unknown:  # the tokenizer refuses the text for another reason
+            return str(error)
+        return f"characters the tokenizer cannot spell: {describe_characters(unknown)}"
     return None
+
+
+def _encodes(tokenizer: Encoder, character: str) -> bool:
+    try:
+        tokenizer.encode(character)
+    except ValueError:
+        return False
+    return True
 
 
 def audio_problem_of(row: Utterance) -> Problem | None:

@@ -8,7 +8,7 @@ import pytest
 from deepspeech_tt.data.errors import DataError
 from deepspeech_tt.data.librispeech import read_librispeech
 from deepspeech_tt.data.manifest import Utterance, read_manifest, write_manifest
-from deepspeech_tt.data.prepare import main, prepare_manifest, read_jsonl
+from deepspeech_tt.data.prepare import PROGRAM, main, prepare_manifest, read_jsonl
 from deepspeech_tt.data.testing import write_dummy_audio, write_kaldi_dir, write_librispeech_split
 
 TRANSCRIPTS = {f"19-198-{i:04d}": f"utterance number {'one two three'[: 3 + i]}" for i in range(6)}
@@ -74,7 +74,7 @@ def _empty_transcript(split: Path) -> tuple[str, str]:
     trans = split / "19" / "198" / "19-198.trans.txt"
     lines = trans.read_text().splitlines()
     trans.write_text("\n".join(lines[:-1] + ["19-198-0005 ... !"]) + "\n")
-    return "19-198-0005", "empty transcript"
+    return str(trans), "19-198-0005: empty transcript"
 
 
 BAD_CASES = [_corrupt, _empty, _no_transcript, _no_audio, _empty_transcript]
@@ -124,7 +124,8 @@ def test_nothing_usable_is_an_error(split: Path, tmp_path: Path) -> None:
 def test_characters_outside_the_alphabet(split: Path, tmp_path: Path) -> None:
     rows = read_librispeech(split)
     rows[2] = replace(rows[2], text="SMØRREBRØD")
-    with pytest.raises(DataError, match=r"^19-198-0002: characters outside the alphabet: 'Ø'$"):
+    named = r"^19-198-0002: characters outside the alphabet \(A-Z, ', space\): 'Ø' \(U\+00D8\)$"
+    with pytest.raises(DataError, match=named):
         _prepare(rows, tmp_path / "m.jsonl")
 
 
@@ -139,7 +140,8 @@ class _DigitsOnly:
 def test_the_tokenizer_decides_what_is_encodable(split: Path, tmp_path: Path) -> None:
     rows = [replace(row, text="123") for row in read_librispeech(split)]
     rows[1] = replace(rows[1], text="12a")
-    with pytest.raises(DataError, match=r"^19-198-0001: characters the tokenizer cannot encode"):
+    named = r"^19-198-0001: characters the tokenizer cannot spell: 'a' \(U\+0061\)$"
+    with pytest.raises(DataError, match=named):
         _prepare(rows, tmp_path / "m.jsonl", tokenizer=_DigitsOnly())
 
 
@@ -212,8 +214,11 @@ def test_cli_end_to_end(split: Path, tmp_path: Path, capsys) -> None:
 
     _empty(split)
     args = ["--format", "librispeech", "--source", str(split), "--out", str(out)]
-    with pytest.raises(SystemExit, match=r"^error: .*19-198-0003.wav: no samples$"):
+    with pytest.raises(SystemExit) as exit:
         main([*args, "--quiet"])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"{PROGRAM}: error: {split}/19/198/19-198-0003.wav: no samples"
     main([*args, "--quiet", "--skip-bad"])
     assert len(read_manifest(out)) == 5
     assert len((out.parent / "train.skipped.tsv").read_text().splitlines()) == 2
