@@ -8,6 +8,7 @@ import soundfile
 from deepspeech_tt.data.synth import (
     MARKER,
     CorpusError,
+    collect_sentences,
     generate_corpus,
     is_speakable,
     read_summary,
@@ -222,7 +223,8 @@ def test_cli_reports_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit) as exit_info:
         main(["--out", str(tmp_path / "c"), "--hours", "-1", "--quiet"])
     assert exit_info.value.code == 2
-    assert "hours must be positive, got -1.0" in capsys.readouterr().err
+    error = "python -m deepspeech_tt.data.synth: error: hours must be positive, got -1.0\n"
+    assert capsys.readouterr().err == error  # one line, no usage
 
 
 @pytest.mark.parametrize(
@@ -236,6 +238,15 @@ def test_cli_reports_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
 )
 def test_speakable_sentences(sentence: str) -> None:
     assert is_speakable(sentence)
+    assert set(normalize_transcript(sentence)) <= set(ALPHABET)
+
+
+def test_every_speakable_sentence_is_spellable() -> None:
+    """The generator writes only what the character tokenizer spells: nothing to fold."""
+    sentences = collect_sentences(TINY_SOURCES)
+    assert sentences
+    for sentence in sentences:
+        assert set(normalize_transcript(sentence)) <= set(ALPHABET), sentence
 
 
 @pytest.mark.parametrize(

@@ -7,15 +7,22 @@ import os
 import time
 from collections.abc import Sequence
 
-from deepspeech_tt.data.synth.corpus import CorpusError, generate_corpus
+from deepspeech_tt.data.synth.corpus import generate_corpus
+from deepspeech_tt.errors import reported
+
+PROGRAM = "python -m deepspeech_tt.data.synth"
+"""The CLI's name in its usage and error lines."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, generate the corpus and print its summary; errors exit with status 2."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Parse ``argv``, generate the corpus and print its summary.
+
+    A bad argument or output directory ends it with one line, ``<PROGRAM>: error: <message>``,
+    and exit status 2 (``DEEPSPEECH_TT_DEBUG=1`` shows the traceback).
+    """
+    args = _parser().parse_args(argv)
     start = time.perf_counter()
-    try:
+    with reported(PROGRAM):
         summary = generate_corpus(
             args.out,
             hours=args.hours,
@@ -25,8 +32,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             progress=not args.quiet,
         )
-    except CorpusError as error:
-        parser.error(str(error))
     for name, split in summary.splits.items():
         print(
             f"{name:5s} {split.utterances:6d} utterances {split.speakers:4d} speakers "
@@ -39,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m deepspeech_tt.data.synth",
+        prog=PROGRAM,
         description="Generate the synthetic eSpeak speech corpus (LibriSpeech and Kaldi layouts).",
     )
     parser.add_argument("--out", required=True, help="corpus directory (absent, empty or same)")
