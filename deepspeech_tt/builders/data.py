@@ -4,10 +4,14 @@ The first run of a config does the slow work and keeps it in ``data.manifest_dir
 ``<data.root>/manifests``); later runs read it back::
 
     <manifest_dir>/<split>.jsonl            checked manifest of each split (prepare_manifest)
+    <manifest_dir>/<split>.cache.json       how it was made: format, skip_bad, source files
     <manifest_dir>/tokenizer-<key>.pt       the tokenizer's state (BPE trained on train text)
     <manifest_dir>/features-<key>.pt        the feature extractor with its fitted statistics
 
-``<key>`` is a hash of the settings and training splits it depends on. The embedded corpus is
+``<key>`` is a hash of the settings, the training splits and the training utterances' ids it
+depends on. A split's manifest is prepared again, with a log line saying why, when its record
+no longer matches: another format or ``data.root``, changed source files, or a run without
+``data.skip_bad`` after one with it that left utterances out. The embedded corpus is
 synthesised into ``data.root`` first when ``data.generate_hours`` is set and it is missing.
 Delete the directory to prepare again. Processes preparing the same directory at once (DDP
 started by torchrun or SLURM) take turns through a lock file; the second finds the cache.
@@ -31,10 +35,10 @@ from torch import Tensor, nn
 
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.augment import SpecAugment
+from deepspeech_tt.data.cache import cached_manifest
 from deepspeech_tt.data.dataset import filter_utterances
 from deepspeech_tt.data.features import FeatureExtractor
-from deepspeech_tt.data.manifest import Utterance, read_manifest
-from deepspeech_tt.data.prepare import prepare_manifest
+from deepspeech_tt.data.manifest import Utterance
 from deepspeech_tt.data.tokenizer import (
     BpeTokenizer,
     CharTokenizer,
@@ -114,19 +118,13 @@ def _ensure_corpus(root: Path, hours: float, seed: int) -> None:
 
 
 def _manifest(data: DictConfig, splits: Sequence[str], cache: Path) -> list[Utterance]:
-    """The rows of ``splits`` joined, each split prepared once."""
+    """The rows of ``splits`` joined, each split prepared once (again when its source or
+    ``skip_bad`` no longer match the manifest's record: ``deepspeech_tt.data.cache``)."""
     rows: list[Utterance] = []
     for split in splits:
         path = cache / f"{split.replace('/', '_')}.jsonl"
-        if path.is_file():
-            rows.extend(read_manifest(path))
-            continue
-        log.info("preparing %s/%s -> %s", data.root, split, path)
-        prepared = prepare_manifest(
-            Path(data.root) / split, path, format=data.format, skip_bad=data.skip_bad,
-            workers=2, progress=False,
-        )  # fmt: skip
-        rows.extend(prepared.rows)
+        rows.extend(cached_manifest(Path(data.root) / split, path, format=data.format,
+                                    skip_bad=data.skip_bad, workers=2))  # fmt: skip
     return rows
 
 
@@ -136,7 +134,7 @@ def _tokenizer(cfg: DictConfig, train: Sequence[Utterance], cache: Path) -> Toke
         return CharTokenizer()
     if settings.kind != "bpe":
         raise ValueError(f"unknown tokenizer kind {settings.kind!r}; choose 'char' or 'bpe'")
-    path = cache / f"tokenizer-{_key(settings, cfg.data.train)}.pt"
+    path = cache / f"tokenizer-{_key(settings, cfg.data.train, _ids(train))}.pt"
     if path.is_file():
         return tokenizer_from_state(torch.load(path, weights_only=True))
     log.info("training a %d-piece BPE tokenizer on %d transcripts", settings.vocab_size,
@@ -154,7 +152,8 @@ def _feature_extractor(
     if f.normalize != "global":
         return extractor
     settings = {name: f[name] for name in ("kind", "sample_rate", "window_ms", "hop_ms", "n_mels")}
-    path = cache / f"features-{_key(settings, cfg.data.train, cfg.data.stats_utterances)}.pt"
+    key = _key(settings, cfg.data.train, cfg.data.stats_utterances, _ids(train))
+    path = cache / f"features-{key}.pt"
     if path.is_file():
         extractor.load_state_dict(torch.load(path, weights_only=True))
         return extractor
@@ -187,6 +186,11 @@ def _key(*settings: Any) -> str:
     plain = [OmegaConf.to_container(s) if OmegaConf.is_config(s) else s for s in settings]
     text = json.dumps(plain, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def _ids(rows: Sequence[Utterance]) -> str:
+    """A hash of the utterance ids: a fitted cache follows the rows it was fitted on."""
+    return hashlib.sha1("\n".join(row.id for row in rows).encode()).hexdigest()
 
 
 @contextmanager
