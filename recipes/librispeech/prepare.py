@@ -9,8 +9,13 @@
 ``<out>/lm/3gram.arpa``, where ``decode.py decoder=beam_lm`` looks by default.
 
 Then every split is checked once and its manifest written to ``<out>/manifests/<split>.jsonl``,
-where ``train.py`` looks for it (``data.manifest_dir``), so training starts without re-reading
-the audio. Splits already prepared are left as they are.
+with the record of how it was made (``deepspeech_tt.data.cache``), where ``train.py`` looks
+for it (``data.manifest_dir``), so training starts without re-reading the audio. A split
+already prepared from the same files is left as it is. The first bad file (corrupt audio, a
+transcript with characters outside A-Z, apostrophe and space) stops preparation with one
+line naming it; ``--skip-bad`` leaves such utterances out and lists them in
+``manifests/<split>.skipped.tsv`` -- then train with ``data.skip_bad=true`` too, or
+``train.py`` prepares those splits again and stops at the first bad file.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from deepspeech_tt.data.prepare import prepare_manifest
+from deepspeech_tt.data.cache import cached_manifest
+from deepspeech_tt.data.errors import DataError
+from deepspeech_tt.errors import reported
 
 URL = "https://www.openslr.org/resources/12/{part}.tar.gz"
 LM_URL = "https://www.openslr.org/resources/11/3-gram.pruned.1e-7.arpa.gz"
@@ -76,24 +83,23 @@ def link_existing(out: Path, existing: Path, parts: Sequence[str]) -> None:
     for part in parts:
         source = existing / part
         if not source.is_dir():
-            raise SystemExit(f"error: {source} does not exist")
+            raise DataError(f"{source}: no such directory (--existing needs a tree with {part}/)")
         if not (out / part).exists():
             (out / part).symlink_to(source.resolve(), target_is_directory=True)
 
 
-def prepare(out: Path, parts: Sequence[str], workers: int) -> None:
-    """Check each part's audio and transcripts and write its manifest (once)."""
+def prepare(out: Path, parts: Sequence[str], workers: int, skip_bad: bool = False) -> None:
+    """Check each part's audio and transcripts and write its manifest (once per set of files)."""
     for part in parts:
         manifest = out / "manifests" / f"{part}.jsonl"
-        if manifest.is_file():
-            continue
-        prepared = prepare_manifest(out / part, manifest, format="librispeech", skip_bad=True,
-                                    workers=workers)  # fmt: skip
-        hours = sum(row.duration for row in prepared.rows) / 3600
-        log.info("%s: %d utterances, %.1f h -> %s", part, len(prepared.rows), hours, manifest)
+        rows = cached_manifest(out / part, manifest, format="librispeech", skip_bad=skip_bad,
+                               workers=workers, progress=True)  # fmt: skip
+        hours = sum(row.duration for row in rows) / 3600
+        log.info("%s: %d utterances, %.1f h -> %s", part, len(rows), hours, manifest)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The CLI; bad data or a missing tree is one line, ``prepare.py: error: ...``, status 2."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("data/LibriSpeech"))
     source = parser.add_mutually_exclusive_group(required=True)
@@ -102,15 +108,19 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=[*TRAIN, *EVAL])
     parser.add_argument("--workers", type=int, default=8, help="threads decoding audio")
     parser.add_argument("--lm", action="store_true", help="also fetch the published 3-gram LM")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="leave bad utterances out (then train with it too)"
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.download:
-        download(args.out, args.parts)
-    else:
-        link_existing(args.out, args.existing, args.parts)
-    prepare(args.out, args.parts, args.workers)
-    if args.lm:
-        log.info("language model: %s", download_lm(args.out))
+    with reported(parser.prog):
+        if args.download:
+            download(args.out, args.parts)
+        else:
+            link_existing(args.out, args.existing, args.parts)
+        prepare(args.out, args.parts, args.workers, args.skip_bad)
+        if args.lm:
+            log.info("language model: %s", download_lm(args.out))
 
 
 if __name__ == "__main__":
