@@ -52,6 +52,7 @@ def build_trainer(
         num_sanity_val_steps=t.num_sanity_val_steps,
         enable_progress_bar=t.enable_progress_bar,
         use_distributed_sampler=False,  # DurationBatchSampler shards itself
+        reload_dataloaders_every_n_epochs=1,  # each epoch as long as its plan (exact resume)
         logger=logger,
         callbacks=[
             *_checkpoints(run_dir / "checkpoints", t.checkpoint),

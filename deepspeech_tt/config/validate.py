@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from deepspeech_tt.data.features import KINDS, NORMALIZATIONS
-from deepspeech_tt.data.prepare import READERS
+from deepspeech_tt.data.formats import FORMATS as CORPUS_FORMATS
 from deepspeech_tt.data.tokenizer import CharTokenizer
 from deepspeech_tt.errors import UserError
 
@@ -99,7 +99,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.checkpoint.every_n_steps", "a whole number >= 0", _at_least(0)),
     Rule("trainer.checkpoint.save_top_k", "a whole number >= 1 (or -1: keep all)",
          lambda v: isinstance(v, int) and (v >= 1 or v == -1)),
-    Rule("data.format", f"one of {sorted(READERS)}", lambda v: v in READERS),
+    Rule("data.format", f"one of {sorted(CORPUS_FORMATS)}", lambda v: v in CORPUS_FORMATS),
     Rule("data.generate_hours", "null or a positive number", lambda v: v is None or _positive(v)),
     Rule("data.min_duration", "a number >= 0", _at_least(0)),
     Rule("data.max_duration", "a positive number", _positive),

@@ -80,7 +80,8 @@ class DurationBatchSampler(Sampler[list[int]]):
         self.rank = rank
         self.equal_shares = equal_shares
         self.epoch = 0
-        self.position = 0  # batches of this epoch already yielded on this replica
+        self.start = 0  # where each iteration of this epoch begins (a resumed run's position)
+        self.position = 0  # batches of this epoch yielded so far by the newest iteration
         self._check_budget()
         self._cache: tuple[int, list[list[int]]] | None = None
         if len(self._all_batches(0)) < num_replicas:  # a replica without batches would hang DDP
@@ -101,20 +102,29 @@ class DurationBatchSampler(Sampler[list[int]]):
             )
 
     def set_epoch(self, epoch: int) -> None:
-        """Plan epoch ``epoch`` next. Keeps the position when it is the epoch already loaded."""
+        """Plan epoch ``epoch`` next. Keeps the start when it is the epoch already loaded."""
         if epoch != self.epoch:
-            self.epoch, self.position = epoch, 0
+            self.epoch, self.start, self.position = epoch, 0, 0
 
     def __len__(self) -> int:
+        """The number of batches of the current epoch, including those a mid-epoch resume has
+        already done (Lightning adds its own count of them, as ``remaining`` says)."""
+        return len(self._plan(self.epoch))
+
+    @property
+    def remaining(self) -> int:
         """The number of batches the next iteration yields (fewer after a mid-epoch resume)."""
-        return len(self._plan(self.epoch)) - self.position
+        return len(self._plan(self.epoch)) - self.start
 
     def __iter__(self) -> Iterator[list[int]]:
+        """This epoch's batches from ``start``. Every iteration begins there: a loader may
+        start one, prefetch a few batches and drop it, and the next must not skip them."""
         batches = self._plan(self.epoch)
+        self.position = self.start
         while self.position < len(batches):
             self.position += 1
             yield list(batches[self.position - 1])
-        self.position = 0  # a finished epoch iterated again repeats itself, as DistributedSampler
+        self.start = self.position = 0  # a finished epoch iterated again repeats itself
 
     def state_dict(self, batches_done: int | None = None) -> dict[str, Any]:
         """The epoch and the position within it, to continue exactly where a run stopped.
@@ -135,7 +145,8 @@ class DurationBatchSampler(Sampler[list[int]]):
                 "this sampler state was saved with other durations or settings "
                 f"({state['fingerprint']} != {self._fingerprint()}); cannot resume its order"
             )
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self.epoch, self.start = int(state["epoch"]), int(state["position"])
+        self.position = self.start
 
     def _fingerprint(self) -> list[int | float | bool]:
         settings = (self.max_frames, self.hop_seconds, self.num_buckets, self.shuffle)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
@@ -75,9 +76,12 @@ class SpeechDataset(Dataset[Item | None]):
         rows: the utterances, e.g. from ``read_manifest``.
         tokenizer: anything with ``encode(text) -> list[int]`` and no id 0 in its output.
         speed_perturbation: speed factors (e.g. ``(0.9, 1.0, 1.1)``), one drawn uniformly per
-            item from torch's random generator (which ``DataLoader`` seeds per worker). A
-            factor below 1 makes the audio longer than the manifest says, so batches planned
-            on manifest durations grow by up to ``1 / min(factors)``.
+            item. A factor below 1 makes the audio longer than the manifest says, so batches
+            planned on manifest durations grow by up to ``1 / min(factors)``.
+        seed: with an ``(index, epoch)`` key the factor is drawn from a generator seeded by
+            ``(seed, epoch, index)``: the same whichever worker loads the item and however
+            far ahead it prefetches, so that a resumed run perturbs as the uninterrupted one
+            did. A plain index draws from torch's random generator.
     """
 
     def __init__(
@@ -85,18 +89,21 @@ class SpeechDataset(Dataset[Item | None]):
         rows: Sequence[Utterance],
         tokenizer: TextEncoder,
         speed_perturbation: Sequence[float] | None = None,
+        seed: int = 0,
     ) -> None:
         if speed_perturbation is not None and not all(f > 0 for f in speed_perturbation):
             raise ValueError(f"speed factors must be positive, got {speed_perturbation}")
         self.rows = list(rows)
         self.tokenizer = tokenizer
         self.speed_factors = tuple(speed_perturbation or ())
+        self.seed = seed
         self.failed_ids: list[str] = []
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index: int) -> Item | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> Item | None:
+        index, epoch = key if isinstance(key, tuple) else (key, None)
         row = self.rows[index]
         try:
             audio = read_audio(row.audio, row.offset, row.duration)
@@ -105,12 +112,18 @@ class SpeechDataset(Dataset[Item | None]):
             log.warning("skipping utterance %s: %s", row.id, error)
             self.failed_ids.append(row.id)
             return None
-        return {"id": row.id, "text": row.text, "audio": self._perturb(audio), "labels": labels}
+        audio = self._perturb(audio, index, epoch)
+        return {"id": row.id, "text": row.text, "audio": audio, "labels": labels}
 
-    def _perturb(self, audio: Tensor) -> Tensor:
+    def _perturb(self, audio: Tensor, index: int, epoch: int | None) -> Tensor:
         if not self.speed_factors:
             return audio
-        factor = self.speed_factors[int(torch.randint(len(self.speed_factors), ()))]
+        count = len(self.speed_factors)
+        if epoch is None:
+            draw = int(torch.randint(count, ()))
+        else:
+            draw = int(np.random.default_rng([self.seed, epoch, index]).integers(count))
+        factor = self.speed_factors[draw]
         if factor == 1.0:
             return audio
         return speed_perturb(audio, factor)

@@ -194,11 +194,12 @@ def content_digest(obj: Any) -> str:
     return digest.hexdigest()
 
 
-def _canonical(obj: Any) -> Iterator[bytes | memoryview]:
+def _canonical(obj: Any) -> Iterator[Any]:
+    """Byte chunks (``bytes`` or buffers) that spell out ``obj``."""
     if torch.is_tensor(obj):
         tensor = obj.detach().cpu().contiguous()
         yield f"T{tensor.dtype}{tuple(tensor.shape)}:".encode()
-        yield memoryview(tensor.reshape(-1).view(torch.uint8).numpy())
+        yield tensor.reshape(-1).view(torch.uint8).numpy()  # a buffer: hashed without a copy
     elif isinstance(obj, Mapping):
         yield f"D{len(obj)}:".encode()
         for key in sorted(obj, key=repr):

@@ -4,18 +4,27 @@ Batches come from ``DurationBatchSampler`` (duration buckets under a frame budge
 it shards itself across DDP processes, so the ``Trainer`` needs ``use_distributed_sampler=False``.
 The training loader is stateful: Lightning saves its ``state_dict`` (epoch and batches done)
 in each checkpoint and restores it on resume, so a resumed run continues the same batch order
-at the batch where it stopped.
+at the batch where it stopped. Exact resume rests on three more things:
+
+- the loader's length is the whole epoch's, also after a mid-epoch resume (Lightning adds the
+  batches already done itself; a shorter length ended every later epoch early);
+- the trainer rebuilds the training loader every epoch (``reload_dataloaders_every_n_epochs=1``
+  in ``builders.trainer``), so that each epoch is as long as its own plan, in a resumed run as
+  in an uninterrupted one (plans differ in length by a batch or two);
+- training items are fetched by ``(index, epoch)`` keys, so a speed perturbation is drawn from
+  ``(seed, epoch, index)`` and not from a worker's random state, which a resumed run's fresh
+  workers could not reproduce.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import lightning.pytorch as pl
 from lightning.pytorch.loops.progress import _ProcessedTracker
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from deepspeech_tt.data.batching import DurationBatchSampler
 from deepspeech_tt.data.dataset import SpeechDataset, TextEncoder, collate
@@ -54,6 +63,9 @@ class ResumableLoader(DataLoader):
         self._sampler().set_epoch(self.progress()[0])
         return super().__iter__()
 
+    def __len__(self) -> int:
+        return len(self._sampler())
+
     def state_dict(self) -> dict[str, Any]:
         return self._sampler().state_dict(batches_done=self.progress()[1])
 
@@ -61,9 +73,24 @@ class ResumableLoader(DataLoader):
         self._sampler().load_state_dict(state_dict)
 
     def _sampler(self) -> DurationBatchSampler:
-        sampler = self.batch_sampler
-        assert isinstance(sampler, DurationBatchSampler)
-        return sampler
+        tagged = self.batch_sampler
+        assert isinstance(tagged, EpochKeys)
+        return tagged.sampler
+
+
+class EpochKeys(Sampler[list[tuple[int, int]]]):
+    """A ``DurationBatchSampler``'s batches as ``(index, epoch)`` dataset keys."""
+
+    def __init__(self, sampler: DurationBatchSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch = self.sampler.epoch
+        for batch in self.sampler:
+            yield [(index, epoch) for index in batch]
+
+    def __len__(self) -> int:
+        return self.sampler.remaining
 
 
 class SpeechDataModule(pl.LightningDataModule):
@@ -94,8 +121,9 @@ class SpeechDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> ResumableLoader:
         settings = self.batching
-        dataset = SpeechDataset(self.train_rows, self.tokenizer, settings.speed_perturbation)
-        sampler = self._sampler(self.train_rows, training=True)
+        dataset = SpeechDataset(self.train_rows, self.tokenizer, settings.speed_perturbation,
+                                seed=settings.seed)  # fmt: skip
+        sampler = EpochKeys(self._sampler(self.train_rows, training=True))
         return ResumableLoader(
             dataset, batch_sampler=sampler, collate_fn=collate, progress=self._progress,
             **self._workers(),

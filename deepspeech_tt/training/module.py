@@ -130,6 +130,12 @@ class SpeechRecognizer(pl.LightningModule):
             restore_rng(self._rng_to_restore)
             self._rng_to_restore = None
 
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        # Lightning logs at its count of batches that stepped, which equals the optimiser steps
+        # in an uninterrupted run; on a resume it guesses the count from where the checkpoint
+        # was saved and, for one saved at an epoch's end, guesses one too many
+        self.trainer.fit_loop.epoch_loop._batches_that_stepped = self.global_step
+
     def _features(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         with torch.no_grad(), torch.autocast(audio.device.type, enabled=False):
             return self.features(audio.float(), lengths)
