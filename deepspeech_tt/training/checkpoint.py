@@ -227,6 +227,9 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
 RESUME_SECTIONS = ("features", "tokenizer", "model", "rnn")
 """Config groups a resumed run must share with its checkpoint: they shape the weights."""
 
+FREE_ON_RESUME = ("rnn.strategy", "tokenizer.model_dir")
+"""Settings of those groups a resumed run may change: how layers run, where caches are."""
+
 
 def check_resumable(cfg: DictConfig, checkpoint: dict[str, Any]) -> None:
     """Fail, naming the first setting that differs, when ``checkpoint`` is not of ``cfg``'s model.
@@ -240,6 +243,8 @@ def check_resumable(cfg: DictConfig, checkpoint: dict[str, Any]) -> None:
         mine = OmegaConf.to_container(cfg[section], resolve=True)
         assert isinstance(theirs, dict) and isinstance(mine, dict)
         for key in sorted(set(theirs) | set(mine)):
+            if f"{section}.{key}" in FREE_ON_RESUME:
+                continue
             if theirs.get(key) != mine.get(key):
                 raise CheckpointError(
                     f"resume={cfg.resume} was trained with {section}.{key}={theirs.get(key)!r}, "

@@ -157,9 +157,9 @@ def test_truncated_empty_and_foreign_resume_files_are_one_line(
 def test_a_checkpoint_of_another_model_is_refused_naming_the_setting(
     best: Path, training_overrides: Callable[..., list[str]], tmp_path: Path
 ) -> None:
-    result = train_py(*training_overrides(f"hydra.run.dir={tmp_path}", "model.hidden_size=32"),
-                      f"resume={best}")  # fmt: skip
-    assert_one_line_error(result, "model.hidden_size=64", "model.hidden_size=32")
+    overrides = training_overrides(f"hydra.run.dir={tmp_path}", "features.normalize=global")
+    result = train_py(*overrides, "rnn=cp", f"resume={best}")
+    assert_one_line_error(result, "rnn.format='tt'", "rnn.format='cp'")
 
 
 def test_non_finite_weights_are_refused_naming_the_weight(tmp_path: Path) -> None:

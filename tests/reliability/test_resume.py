@@ -63,7 +63,7 @@ def whole(overrides: list[str], tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.mark.parametrize(
     "kill",
     [("--kill-at-step", "6"), ("--kill-at-step", "9"), ("--kill-in-save", "3")],
-    ids=["mid-epoch", "late", "during-a-save"],
+    ids=["at-an-epoch-start", "mid-epoch", "during-a-save"],
 )
 def test_a_killed_run_resumes_to_the_same_losses_validations_and_weights(
     whole: Path, overrides: list[str], tmp_path: Path, kill: tuple[str, str]
