@@ -102,6 +102,7 @@ def test_a_url_resume_is_refused_and_its_payload_never_runs(
     assert not marker.exists()
     with pytest.raises(CheckpointError, match="local files only"):
         read_checkpoint(f"{url}/evil.ckpt")
+    assert decode_main([f"checkpoint={url}/evil.ckpt", "audio=test"]) == 2
     assert not marker.exists()
 
 
