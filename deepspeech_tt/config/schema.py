@@ -150,4 +150,4 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)  # Lightning trainer
     rank: Any = 4  # the decomposition rank, interpolated into rnn.rank (sweep with rank=2,4,8)
     seed: int = 0  # seeds weights, data order and augmentation
-    resume: str | None = None  # a local checkpoint file to continue from (e.g. <run>/checkpoints/last.ckpt)
+    resume: str | None = None  # local checkpoint to continue from: <run>/checkpoints/last.ckpt
