@@ -7,7 +7,9 @@ from deepspeech_tt.model.lookahead import Lookahead
 from deepspeech_tt.model.recurrent import RecurrentLayer, RNNLayerSpec
 from deepspeech_tt.model.summary import (
     LayerSummary,
+    StackDescription,
     count_parameters,
+    describe_stack,
     model_summary,
     rnn_parameters,
     summary_rows,
@@ -24,7 +26,9 @@ __all__ = [
     "RNNLayerSpec",
     "RecurrentLayer",
     "SequenceBatchNorm",
+    "StackDescription",
     "count_parameters",
+    "describe_stack",
     "model_summary",
     "rnn_parameters",
     "summary_rows",

@@ -15,6 +15,7 @@ is its nn.GRU's parameters over those. The totals are the model's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 from torch import nn
 
@@ -70,6 +71,45 @@ def summary_rows(model: DeepSpeech2) -> list[LayerSummary]:
     rows.append(LayerSummary("fc", f"BatchNorm + Linear {fc.in_features} -> {fc.out_features}",
                              count_parameters(model.norm) + count_parameters(fc)))
     return rows
+
+
+@dataclass(frozen=True)
+class StackDescription:
+    """The recurrent stack in words: what ``summary.json``, the run table and TensorBoard show.
+
+    ``label`` reads "GRU tt r16 x3" for a uniform stack, "GRU toeplitz r4 + lowrank r32 x2,
+    shared V" for Lu et al.'s hybrid, "LSTM ht r4 joint x3" for FDHT with LSTMs; ``format`` is
+    the one format of every layer, or the formats joined by "+" in layer order.
+    """
+
+    cell: str  # "gru" or "lstm"
+    layers: tuple[tuple[str, str, str], ...]  # (format, rank, layout) of each recurrent layer
+
+    @property
+    def format(self) -> str:
+        return "+".join(dict.fromkeys(fmt for fmt, _, _ in self.layers))
+
+    @property
+    def label(self) -> str:
+        groups = []
+        for (fmt, rank, joint), run in groupby(self._kinds()):
+            count = len(list(run))
+            groups.append(fmt + (f" r{rank}" if rank != "-" else "") + (" joint" if joint else "")
+                          + (f" x{count}" if count > 1 else ""))  # fmt: skip
+        shared = any("V ->" in layout for _, _, layout in self.layers)
+        return f"{self.cell.upper()} {' + '.join(groups)}" + (", shared V" if shared else "")
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [{"format": f, "rank": r, "layout": layout} for f, r, layout in self.layers]
+
+    def _kinds(self) -> list[tuple[str, str, bool]]:
+        return [(fmt, rank, layout == "joint") for fmt, rank, layout in self.layers]
+
+
+def describe_stack(model: DeepSpeech2, cell: str) -> StackDescription:
+    """The recurrent layers of ``model`` (of cell type ``cell``) as a ``StackDescription``."""
+    rows = [row for row in summary_rows(model) if row.rnn_params is not None]
+    return StackDescription(cell, tuple((row.format, row.rank, row.layout) for row in rows))
 
 
 def model_summary(model: DeepSpeech2) -> str:

@@ -2,8 +2,8 @@
 
 Decisions:
 
-- One series per format and decoder, formats in the order of
-  :func:`~deepspeech_tt.reporting.runs.format_position`. The greedy point (filled) is
+- One series per format (with the cell type where it is not a GRU: "tt LSTM") and decoder, in
+  the order of :func:`~deepspeech_tt.reporting.runs.format_position`. The greedy point (filled) is
   :attr:`RunResult.greedy_wer`: the greedy decoding result on the split, else the summary's WER
   on that split. The beam_lm point (hollow) comes from decoding results only. Tensor-format points
   are labelled with their rank. Colours are fixed per format so that two plots read alike.
@@ -48,8 +48,8 @@ def wer_figure(runs: Sequence[RunResult]) -> Figure:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     drawn = [
-        _scatter(axes, [run for run in runs if run.format == fmt], fmt, decoder)
-        for fmt in sorted({run.format for run in runs}, key=format_position)
+        _scatter(axes, [run for run in runs if run.series == series], series, decoder)
+        for series in sorted({run.series for run in runs}, key=format_position)
         for decoder in _MARKERS
     ]
     axes.set_xscale("log")
@@ -98,7 +98,7 @@ def log_to_tensorboard(runs: Sequence[RunResult], logdir: str | Path, figure: Fi
     return target
 
 
-def _scatter(axes: Axes, runs: Sequence[RunResult], fmt: str, decoder: str) -> bool:
+def _scatter(axes: Axes, runs: Sequence[RunResult], series: str, decoder: str) -> bool:
     points = [
         (run.params_total, wer, run.rank)
         for run in runs
@@ -106,7 +106,7 @@ def _scatter(axes: Axes, runs: Sequence[RunResult], fmt: str, decoder: str) -> b
     ]
     if not points:
         return False
-    colour = _colour(fmt)
+    colour = _colour(series)
     marker, filled = _MARKERS[decoder]
     axes.scatter(
         [p[0] for p in points],
@@ -116,7 +116,7 @@ def _scatter(axes: Axes, runs: Sequence[RunResult], fmt: str, decoder: str) -> b
         facecolors=colour if filled else "none",
         edgecolors=colour,
         linewidths=1.5,
-        label=f"{fmt} ({decoder})",
+        label=f"{series} ({decoder})",
     )
     for params, wer, rank in points:
         if rank is not None:

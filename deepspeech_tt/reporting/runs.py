@@ -10,7 +10,10 @@ Decisions:
   its name, so that the split ``test`` never picks up ``results-test-clean-greedy.json``.
 - A malformed ``summary.json`` or result file (bad JSON, a missing or mistyped field) is logged
   as a warning naming its path and skipped; a root that does not exist is an error. Absent
-  optional fields (recipe, rank, metrics) count as null.
+  optional fields (recipe, rank, metrics) count as null; a summary from before the stack was
+  described (no ``rnn_type``, ``rnn_label``) is a GRU labelled by its format and rank.
+- A run's series (the plot's colour and legend entry) is its format, and its cell type where
+  it is not a GRU ("tt LSTM"), so that LSTM and hybrid runs stand apart.
 - A run is named by its path relative to the root it was found under (the root's own name when
   the root is the run); a run reached through two overlapping roots is listed once.
 - Runs come sorted by format in the order dense, tt, cp, tucker, lowrank (the dense baseline
@@ -62,8 +65,23 @@ class RunResult:
     test_wer: float | None
     test_cer: float | None
     best_checkpoint: str | None = None  # relative to ``path``; None when the run saved none
+    rnn_type: str = "gru"  # the recurrent cell
+    rnn_label: str | None = None  # the whole stack, e.g. "GRU toeplitz r4 + lowrank r32 x2"
     split: str = "test"  # the split of ``decoders``
     decoders: Mapping[str, DecodeScores] = field(default_factory=dict)  # decoder -> scores
+
+    @property
+    def label(self) -> str:
+        """The recurrent stack in words (from the summary, or its format and rank)."""
+        if self.rnn_label:
+            return self.rnn_label
+        rank = "" if self.rank is None else f" r{self.rank}"
+        return f"{self.rnn_type.upper()} {self.format}{rank}"
+
+    @property
+    def series(self) -> str:
+        """The plot series: the format, with the cell type unless it is a GRU."""
+        return self.format if self.rnn_type == "gru" else f"{self.format} {self.rnn_type.upper()}"
 
     @property
     def greedy_wer(self) -> float | None:
@@ -140,6 +158,8 @@ def _load_run(summary: Path, root: Path, split: str) -> RunResult | None:
             params_rnn=_field(data, "params_rnn", int),
             **{key: _field(data, key, float, optional=True) for key in SUMMARY_METRICS},
             best_checkpoint=_field(data, "best_checkpoint", str, optional=True),
+            rnn_type=_field(data, "rnn_type", str, optional=True) or "gru",
+            rnn_label=_field(data, "rnn_label", str, optional=True),
         )
     except (OSError, ValueError) as error:
         log.warning("skipping run with malformed %s: %s", summary, error)

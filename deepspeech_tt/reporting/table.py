@@ -1,6 +1,7 @@
 """The comparison table of runs, one row per run in the order given, as Markdown or CSV.
 
-Columns: the run's name, recipe, format and rank, its total and RNN parameters, the dev and test
+Columns: the run's name, recipe, format, rank and recurrent layers (the whole stack: cell, each
+layer's format and rank, shared factors), its total and RNN parameters, the dev and test
 WER and CER of its ``summary.json``, then a WER and a real-time-factor column per decoder with
 results on the runs' split (greedy, beam, beam_lm, then unknown decoders by name).
 
@@ -73,6 +74,7 @@ def _columns(runs: Sequence[RunResult]) -> list[_Column]:
         _Column("recipe", attrgetter("recipe"), str, numeric=False),
         _Column("format", attrgetter("format"), str, numeric=False),
         _Column("rank", attrgetter("rank"), str),
+        _Column("recurrent layers", attrgetter("label"), str, numeric=False),
         _Column("params", attrgetter("params_total"), "{:,}".format),
         _Column("RNN params", attrgetter("params_rnn"), "{:,}".format),
         *(_Column(_metric_title(key), attrgetter(key), _rate) for key in SUMMARY_METRICS),

@@ -31,7 +31,7 @@ from deepspeech_tt.builders.data import build_augment, build_feature_extractor
 from deepspeech_tt.config import check_config
 from deepspeech_tt.data.errors import DataError
 from deepspeech_tt.data.tokenizer import CharTokenizer
-from deepspeech_tt.model import count_parameters, model_summary, rnn_parameters
+from deepspeech_tt.model import count_parameters, describe_stack, model_summary, rnn_parameters
 from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
 from deepspeech_tt.training.checkpoint import check_resumable, read_checkpoint
 from deepspeech_tt.training.data_module import SpeechDataModule
@@ -78,7 +78,8 @@ def train(
     _check_training_data(cfg, datamodule, len(data.train))
     parameters = {"model/params_total": count_parameters(model),
                   "model/params_rnn": rnn_parameters(model)}  # fmt: skip
-    hparams = _hparams(cfg, choices or {})
+    stack = describe_stack(model, cfg.rnn.rnn_type)
+    hparams = {**_hparams(cfg, choices or {}), "rnn.label": stack.label}
     dev_scores = BestDevScores()
     monitors = [HParamsLogger(hparams, parameters), dev_scores, *callbacks]
     trainer = build_trainer(cfg, run_dir, callbacks=monitors)
@@ -94,7 +95,8 @@ def train(
         test = _test(trainer, module, datamodule)
     if trainer.is_global_zero:
         write_run_summary(
-            run_dir, recipe=(choices or {}).get("recipe"), rnn=cfg.rnn, parameters=parameters,
+            run_dir, recipe=(choices or {}).get("recipe"), rnn=cfg.rnn, stack=stack,
+            parameters=parameters,
             dev=dev_scores.best, test=test, best_checkpoint=_best_checkpoint(trainer),
             train_seconds=time.perf_counter() - started,
         )  # fmt: skip

@@ -2,14 +2,19 @@
 
 ::
 
-    {"recipe": "tiny_tt", "format": "tt", "rank": 4, "params_total": 52669,
-     "params_rnn": 29184, "dev_wer": 0.749, "dev_cer": 0.241, "test_wer": 0.811,
-     "test_cer": 0.263, "best_checkpoint": "checkpoints/best-step825-wer0.7494.ckpt",
-     "train_seconds": 912.3}
+    {"recipe": "tiny_tt", "format": "tt", "rank": 4, "rnn_type": "gru",
+     "rnn_label": "GRU tt r4 x3", "rnn_layers": [{"format": "tt", "rank": "4",
+     "layout": "separate"}, ...], "params_total": 52669, "params_rnn": 29184,
+     "dev_wer": 0.749, "dev_cer": 0.241, "test_wer": 0.811, "test_cer": 0.263,
+     "best_checkpoint": "checkpoints/best-step825-wer0.7494.ckpt", "train_seconds": 912.3}
 
 Dev scores are those of the validation that chose the best checkpoint, test scores that
 checkpoint's greedy decoding of ``data.test``; any of them is null when it was not measured.
-``rank`` is null for dense GRUs; ``best_checkpoint`` is relative to the run directory.
+``format`` is the format of every recurrent layer, or their formats joined by "+" in layer
+order where they differ (``"toeplitz+lowrank"``, ``"dense+tt"``); ``rank`` is the one integer
+rank of such a uniform stack, null otherwise (dense, per-bond lists, mixed layers);
+``rnn_label`` and ``rnn_layers`` describe the whole stack (``model.StackDescription``).
+``best_checkpoint`` is relative to the run directory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from deepspeech_tt.atomic import write_text
+from deepspeech_tt.model import StackDescription
 
 SUMMARY_FILE = "summary.json"
 
@@ -29,6 +35,7 @@ def write_run_summary(
     *,
     recipe: str | None,
     rnn: Mapping[str, Any],
+    stack: StackDescription,
     parameters: Mapping[str, int],
     dev: Mapping[str, float],
     test: Mapping[str, float],
@@ -40,7 +47,8 @@ def write_run_summary(
     Args:
         run_dir: the run's output directory.
         recipe: the recipe's name (None when composed without one).
-        rnn: the ``rnn`` config node (``format``, ``rank``).
+        rnn: the ``rnn`` config node (``rank``).
+        stack: the recurrent layers as built.
         parameters: ``model/params_total`` and ``model/params_rnn``.
         dev: ``val/wer`` and ``val/cer`` of the best validation (empty when none ran).
         test: ``test/wer`` and ``test/cer`` (empty when not tested).
@@ -48,11 +56,15 @@ def write_run_summary(
         train_seconds: wall time of training and testing.
     """
     run_dir = Path(run_dir)
-    dense = rnn["format"] == "dense"
+    uniform = "+" not in stack.format and stack.format != "dense"
+    rank = rnn["rank"] if uniform and isinstance(rnn["rank"], int) else None
     summary = {
         "recipe": recipe,
-        "format": rnn["format"],
-        "rank": None if dense else rnn["rank"],
+        "format": stack.format,
+        "rank": rank,
+        "rnn_type": stack.cell,
+        "rnn_label": stack.label,
+        "rnn_layers": stack.as_dicts(),
         "params_total": parameters["model/params_total"],
         "params_rnn": parameters["model/params_rnn"],
         "dev_wer": dev.get("val/wer"),

@@ -6,6 +6,7 @@ from torch import nn
 
 from deepspeech_tt.model import (
     RNNLayerSpec,
+    StackDescription,
     count_parameters,
     model_summary,
     rnn_parameters,
@@ -45,3 +46,15 @@ def test_table_shows_each_layer_with_its_format_and_rank() -> None:
     assert names == ["layer", "conv.0", "conv.1", "rnn.0", "rnn.1", "rnn.2", "fc", "total"]
     assert " tt " in lines[5] and " 2/3 " in lines[5]
     assert " tt/dense " in lines[6]
+
+
+def test_the_stack_label_names_cell_formats_ranks_and_shared_factors() -> None:
+    uniform = StackDescription("gru", (("tt", "16", "separate"),) * 3)
+    assert (uniform.label, uniform.format) == ("GRU tt r16 x3", "tt")
+    hybrid = StackDescription("gru", (("toeplitz", "4", "separate"),
+                                      ("lowrank", "32", "V -> rnn.2"),
+                                      ("lowrank", "32", "ih = U V(rnn.1)")))  # fmt: skip
+    assert hybrid.label == "GRU toeplitz r4 + lowrank r32 x2, shared V"
+    assert hybrid.format == "toeplitz+lowrank"
+    fdht = StackDescription("lstm", (("dense", "-", "separate"), ("ht", "4", "joint")))
+    assert (fdht.label, fdht.format) == ("LSTM dense + ht r4 joint", "dense+ht")

@@ -164,6 +164,7 @@ def test_markdown_table_has_a_row_per_run_with_its_numbers(root: Path) -> None:
         "recipe": "tiny_tt",
         "format": "tt",
         "rank": "8",
+        "recurrent layers": "GRU tt r8",  # a summary from before rnn_label: format and rank
         "params": "61,213",
         "RNN params": "37,632",
         "dev WER": "0.731",
@@ -303,3 +304,24 @@ def test_cli_returns_2_for_a_missing_root(
 ) -> None:
     assert cli_main([str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_lstm_and_hybrid_runs_are_labelled_by_their_whole_stack(tmp_path: Path) -> None:
+    hybrid = _summary(format="toeplitz+lowrank", rank=None,
+                      rnn_label="GRU toeplitz r4 + lowrank r32 x2, shared V")
+    lstm = _summary(rnn_type="lstm", rnn_label="LSTM tt r8 x3")
+    _write_json(tmp_path / "hybrid" / "summary.json", hybrid)
+    _write_json(tmp_path / "lstm" / "summary.json", lstm)
+    _write_json(tmp_path / "gru" / "summary.json", TT8)
+    runs = {run.name: run for run in find_runs([tmp_path])}
+    assert runs["hybrid"].label == "GRU toeplitz r4 + lowrank r32 x2, shared V"
+    assert {name: run.series for name, run in runs.items()} == {
+        "hybrid": "toeplitz+lowrank", "lstm": "tt LSTM", "gru": "tt"}  # fmt: skip
+    rows = _markdown_rows(to_markdown(list(runs.values())))
+    assert {row["run"]: row["recurrent layers"] for row in rows} == {
+        "hybrid": "GRU toeplitz r4 + lowrank r32 x2, shared V", "lstm": "LSTM tt r8 x3",
+        "gru": "GRU tt r8"}  # fmt: skip
+    legend = wer_figure(list(runs.values())).axes[0].get_legend()
+    assert legend is not None
+    entries = [text.get_text() for text in legend.get_texts()]
+    assert "tt LSTM (greedy)" in entries and "tt (greedy)" in entries

@@ -123,6 +123,8 @@ def test_summary_reports_the_best_checkpoint_and_its_scores(short_run: Path) -> 
     scalars = _scalars(short_run)
     best = scalars["val/wer"].index(min(scalars["val/wer"]))
     assert summary["recipe"] == "tiny_tt" and summary["format"] == "tt"
+    assert summary["rnn_type"] == "gru" and summary["rnn_label"] == "GRU tt r16 x2"
+    assert [layer["format"] for layer in summary["rnn_layers"]] == ["tt", "tt"]
     assert summary["dev_wer"] == pytest.approx(scalars["val/wer"][best])
     assert summary["dev_cer"] == pytest.approx(scalars["val/cer"][best])
     assert summary["test_wer"] == pytest.approx(scalars["test/wer"][0])
