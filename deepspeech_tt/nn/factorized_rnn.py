@@ -1,9 +1,10 @@
-"""What FactorizedGRU and FactorizedLSTM share: weights, strategies, counts, conversion, repr.
+"""The factorized recurrent layer: weights, strategies, conversion, counts and repr, for any cell.
 
-A subclass names its cell's operations (``ops``: ``GRU_OPS`` or ``LSTM_OPS``, see ``cell_ops``)
-and wraps :meth:`FactorizedRNN._run`, which works on states as tuples ((h,) or (h, c)), in its
-torch counterpart's ``forward`` signature. Weights are laid out by ``gru_layout`` with the cell's
-gate count, run by ``gru_runner``, and the strategy of each layer is chosen by ``gru_cost``.
+A layer is :class:`FactorizedRNN` bound to a cell (``cell``: a registered
+:class:`~deepspeech_tt.nn.cells.Cell`, e.g. the GRU's or the LSTM's): ``FactorizedGRU`` and
+``FactorizedLSTM`` are such bindings, and :func:`layer_class` gives the layer of any registered
+cell. Weights are laid out by ``gru_layout`` with the cell's gate count, run by ``runner``, and
+the strategy of each layer is chosen by ``gru_cost``.
 
 Layouts (``layout``, see ``joint_layout``): "separate" keeps W_ih and W_hh as two matrices;
 "joint" (the fully decomposed form of FDHT, Yin et al. 2021) keeps one [W_ih | W_hh] per layer
@@ -20,11 +21,10 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar, TypeVar, cast
 
-import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from deepspeech_tt.nn.cell_ops import CellOps, States
+from deepspeech_tt.nn.cells import Cell
 from deepspeech_tt.nn.gru_cost import STRATEGIES, Strategy, dense_rnn_parameters, layer_cost
 from deepspeech_tt.nn.gru_layout import (
     DirectionWeights,
@@ -33,12 +33,18 @@ from deepspeech_tt.nn.gru_layout import (
     direction_from_dense,
     parse_formats,
 )
-from deepspeech_tt.nn.gru_runner import run_packed, run_padded
 from deepspeech_tt.nn.joint_layout import (
     JointDirectionWeights,
     build_joint_direction,
     joint_from_dense,
     resolve_layout,
+)
+from deepspeech_tt.nn.runner import run_packed, run_padded
+from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.torch_conversion import (
+    check_convertible,
+    torch_direction_weights,
+    torch_layer,
 )
 from deepspeech_tt.tensor.base import Rank
 
@@ -48,7 +54,11 @@ Direction = DirectionWeights | JointDirectionWeights
 
 
 class FactorizedRNN(nn.Module):
-    """Multi-layer (bi)directional RNN with factorized weight matrices; see the subclasses.
+    """Multi-layer (bi)directional RNN of ``cell`` with factorized weight matrices.
+
+    The interface of its torch counterpart (``nn.GRU``, ``nn.LSTM``): the same constructor
+    arguments, ``forward`` and conventions, plus the format, rank, strategy and layout below.
+    Each matrix holds the cell's gates stacked on its output side, in torch's order.
 
     Args:
         input_size: features of the input x.
@@ -69,7 +79,7 @@ class FactorizedRNN(nn.Module):
             when both formats are "ht" and hh_rank is None or equals rank, separate otherwise.
     """
 
-    ops: ClassVar[CellOps]
+    cell: ClassVar[Cell]  # set by each subclass (FactorizedGRU: the GRU cell)
 
     def __init__(
         self,
@@ -105,7 +115,7 @@ class FactorizedRNN(nn.Module):
         self.spec = RecurrentSpec(
             input_size, hidden_size, num_layers, bidirectional, bias, formats=formats, rank=rank,
             hh_rank=hh_rank, input_shape=input_shape, hidden_shape=hidden_shape,
-            gates=self.ops.gates, layer_name=name, layout=self.layout,
+            gates=self.cell.num_gates, layer_name=name, layout=self.layout,
         )
         self.strategies = _parse_strategies(strategy, num_layers)
         self.last_plan: tuple[int, int, tuple[Strategy, ...]] | None = None
@@ -130,22 +140,28 @@ class FactorizedRNN(nn.Module):
         return directions[layer * d : (layer + 1) * d]
 
     @classmethod
-    def _from_torch(
+    def from_torch(
         cls: type[RNNType],
         rnn: nn.RNNBase,
         *,
-        format: str | tuple[str, str],
-        rank: Rank,
-        hh_rank: Rank | None,
-        input_shape: Sequence[int] | None,
-        hidden_shape: Sequence[int] | None,
-        strategy: str | Sequence[str],
+        format: str | tuple[str, str] = "tt",
+        rank: Rank = 8,
+        hh_rank: Rank | None = None,
+        input_shape: Sequence[int] | None = None,
+        hidden_shape: Sequence[int] | None = None,
+        strategy: str | Sequence[str] = "auto",
         layout: str | None = None,
     ) -> RNNType:
-        """A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``.
+        """Compress a (trained) torch RNN of the cell's type (``nn.GRU`` for FactorizedGRU...).
 
-        In the joint layout, [W_ih | W_hh] of each layer and direction is fitted as one matrix.
+        A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``; in
+        the joint layout, [W_ih | W_hh] of each layer and direction is fitted as one matrix.
+        The keyword arguments are the constructor's.
+
+        Raises:
+            TypeError: ``rnn`` is not the cell's torch layer, or has projections.
         """
+        check_convertible(cls.__name__, cls.cell, rnn)
         module = cls(
             rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bias, rnn.batch_first,
             float(rnn.dropout), rnn.bidirectional, format=format, rank=rank, hh_rank=hh_rank,
@@ -153,33 +169,64 @@ class FactorizedRNN(nn.Module):
         )
         fit = joint_from_dense if module.layout == "joint" else direction_from_dense
         module.directions = nn.ModuleList(
-            fit(module.spec, layer, d, *_torch_direction_weights(rnn, layer, d))
+            fit(module.spec, layer, d, *torch_direction_weights(rnn, layer, d))
             for layer in range(rnn.num_layers)
             for d in range(module.num_directions)
         )
         param = next(rnn.parameters())
         return module.to(device=param.device, dtype=param.dtype)
 
-    def _to_torch(self, rnn_class: type[nn.GRU] | type[nn.LSTM]) -> nn.GRU | nn.LSTM:
-        """An ``rnn_class`` (``nn.GRU`` or ``nn.LSTM``) holding the reconstructed weights."""
-        param = next(self.parameters())
-        rnn = rnn_class(
-            self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
-            self.dropout, self.bidirectional, device=param.device, dtype=param.dtype,
-        )
-        with torch.no_grad():
-            for index, direction in enumerate(self.direction_weights()):
-                layer, d = divmod(index, self.num_directions)
-                suffix = f"_l{layer}" + ("_reverse" if d else "")
-                for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-                                       direction.dense_weights(), strict=False):
-                    getattr(rnn, name + suffix).copy_(value)
-        return rnn
+    def to_torch(self) -> nn.RNNBase:
+        """The cell's torch layer (``nn.GRU``, ``nn.LSTM``) holding the reconstructed weights."""
+        return torch_layer(self)
+
+    @property
+    def ops(self) -> Cell:
+        """The cell, under its former name (read by ``deepspeech_tt.model.summary``)."""
+        return self.cell
+
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: Tensor | tuple[Tensor, ...] | None = None,
+        lengths: Tensor | None = None,
+    ) -> tuple[Tensor | PackedSequence, Tensor | tuple[Tensor, ...]]:
+        """Run the layer, with its torch counterpart's inputs, outputs and conventions.
+
+        Args:
+            input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I), or a
+                PackedSequence.
+            hx: the initial state, zeros if None: h_0 (L * D, B, H) for a cell of one state
+                (GRU), a tuple of such tensors for more ((h_0, c_0) for the LSTM); without the
+                B axis for unbatched input.
+            lengths: (B,) lengths of padded input. Beyond torch's RNNs: each sequence then gets
+                the output and final state it gets alone, without packing, and padded steps of
+                the output are zero.
+
+        Returns:
+            output (T, B, D * H) (or batch-first, or packed like the input) and the final state
+            shaped like ``hx``: h_n, or (h_n, c_n), each (L * D, B, H).
+        """
+        output, final = self._run(input, self._state_tuple(hx), lengths)
+        return output, (final[0] if self.cell.num_states == 1 else final)
+
+    def _state_tuple(self, hx: Tensor | tuple[Tensor, ...] | None) -> States | None:
+        """hx as a tuple of the cell's state tensors; a TypeError for the other form."""
+        names = ", ".join(f"{name}_0" for name in self.cell.states)
+        if hx is None:
+            return None
+        if self.cell.num_states == 1:
+            if not isinstance(hx, Tensor):
+                raise TypeError(f"{type(self).__name__}: hx must be one tensor {names}")
+            return (hx,)
+        if isinstance(hx, Tensor):
+            raise TypeError(f"{type(self).__name__}: hx must be a tuple ({names}), not one tensor")
+        return tuple(hx)
 
     def _run(
         self, input: Tensor | PackedSequence, hx: States | None, lengths: Tensor | None
     ) -> tuple[Tensor | PackedSequence, States]:
-        """The subclasses' ``forward``, with the state as a tuple ((h,) or (h, c))."""
+        """``forward`` with the state as a tuple ((h,) or (h, c))."""
         if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise ValueError("lengths is for padded input; a PackedSequence has its own")
@@ -190,7 +237,7 @@ class FactorizedRNN(nn.Module):
         """``forward``'s output on a padded tensor, without the final state.
 
         For callers that discard the final state: with lengths, the LSTM then skips computing
-        c_n (see ``lstm_functional``); the GRU's final state costs nothing extra.
+        c_n (see ``cells.lstm``); the GRU's final state costs nothing extra.
 
         Args:
             input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I).
@@ -216,7 +263,7 @@ class FactorizedRNN(nn.Module):
             first = self.direction_weights(layer)[0]
             cost = layer_cost(
                 first.weight_ih, first.weight_hh, steps=steps, batch=batch_size,
-                directions=self.num_directions, training=training, gate_ops=self.ops.gate_ops,
+                directions=self.num_directions, training=training, gate_ops=self.cell.gate_ops,
                 rebuild_macs=first.rebuild_macs(),
             )
             chosen.append(cost.cheaper)
@@ -227,9 +274,9 @@ class FactorizedRNN(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def dense_num_parameters(self) -> int:
-        """The number of values the torch layer (``nn.GRU``, ``nn.LSTM``) of these sizes stores."""
+        """The number of values a dense layer of these sizes stores (as ``nn.GRU`` does)."""
         return dense_rnn_parameters(
-            self.input_size, self.hidden_size, self.num_layers, gates=self.ops.gates,
+            self.input_size, self.hidden_size, self.num_layers, gates=self.cell.num_gates,
             bias=self.bias, bidirectional=self.bidirectional,
         )
 
@@ -246,7 +293,7 @@ class FactorizedRNN(nn.Module):
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"bias={self.bias}, batch_first={self.batch_first}, dropout={self.dropout}, "
             f"bidirectional={self.bidirectional}",
-            f"parameters={self.num_parameters():,} (nn.{self.ops.name}: "
+            f"parameters={self.num_parameters():,} (nn.{self.cell.name}: "
             f"{self.dense_num_parameters():,}, compression {self.compression_ratio():.1f}x)",
         ]
         for layer, strategy in enumerate(self.strategies):
@@ -273,8 +320,3 @@ def _parse_strategies(strategy: str | Sequence[str], num_layers: int) -> tuple[s
             raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
     return strategies
 
-
-def _torch_direction_weights(rnn: nn.RNNBase, layer: int, direction: int) -> list[Tensor]:
-    suffix = f"_l{layer}" + ("_reverse" if direction else "")
-    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
-    return [getattr(rnn, name + suffix).detach() for name in names]

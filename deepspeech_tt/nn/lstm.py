@@ -12,12 +12,12 @@ al. (the last output mode times the number of gates, as FactorizedGRU does with 
 factor shapes the output modes of both matrices are ``hidden_shape`` with its last mode x 4.
 Biases stay dense (8H values per direction). Weights and biases are initialised with the
 variance of ``nn.LSTM``'s U(-1/sqrt(H), 1/sqrt(H)); the forget-gate bias is not raised (torch's
-default, kept so that ``from_lstm`` and a fresh layer behave alike).
+default, kept so that ``from_torch`` and a fresh layer behave alike).
 
 Strategies, chosen per layer as for ``FactorizedGRU``: ``reconstruct`` (rebuild the dense
 matrices once per forward and run torch's fused LSTM), ``contract`` (never form them) and
 ``auto`` (the cheaper by ``gru_cost``, with the LSTM's step counted). Padded batches with lengths
-run without packing; the final cell state then comes from a closed form (``lstm_functional``).
+run without packing; the final cell state then comes from a closed form (``cells.lstm``).
 Projections (``proj_size``) are not supported.
 
 References:
@@ -30,36 +30,19 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence
+from torch import nn
 
+from deepspeech_tt.nn.cells.lstm import LSTM_CELL
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
-from deepspeech_tt.nn.lstm_functional import LSTM_OPS
-from deepspeech_tt.tensor.base import Rank
 
 
 class FactorizedLSTM(FactorizedRNN):
     """Multi-layer (bi)LSTM with factorized weight matrices; the interface of ``nn.LSTM``.
 
-    Args:
-        input_size: features of the input x.
-        hidden_size: features of the hidden state h and the cell state c.
-        num_layers: stacked LSTM layers.
-        bias: whether the layers have the biases b_ih and b_hh.
-        batch_first: input and output are (B, T, F) instead of (T, B, F).
-        dropout: dropout on the outputs of each layer except the last.
-        bidirectional: run a backward direction too and concatenate the outputs.
-        format: registered format name of both matrices, or (input-to-hidden, hidden-to-hidden).
-        rank: the format's rank (one integer for every bond, or a list), both matrices.
-        hh_rank: the rank of the hidden-to-hidden matrices, when it differs from ``rank``.
-        input_shape: factorisation of ``input_size`` (layer 0's input modes); optional.
-        hidden_shape: factorisation of ``hidden_size``; optional.
-        strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
-        layout: "separate", "joint" (one [W_ih | W_hh] per layer and direction, FDHT) or None
-            (joint for "ht" at one rank, separate otherwise); see ``joint_layout``.
+    Arguments as :class:`FactorizedRNN`; ``forward(x, hx=None, lengths=None)`` takes and
+    returns the state as a tuple (h, c): (output, (h_n, c_n)).
 
     Example::
 
@@ -67,54 +50,13 @@ class FactorizedLSTM(FactorizedRNN):
         >>> y, (h_n, c_n) = lstm(torch.randn(200, 4, 160))  # (T, B, 2H), (6, B, H) each
     """
 
-    ops = LSTM_OPS
+    cell = LSTM_CELL
 
     @classmethod
-    def from_lstm(
-        cls,
-        lstm: nn.LSTM,
-        *,
-        format: str | tuple[str, str] = "tt",
-        rank: Rank = 8,
-        hh_rank: Rank | None = None,
-        input_shape: Sequence[int] | None = None,
-        hidden_shape: Sequence[int] | None = None,
-        strategy: str | Sequence[str] = "auto",
-        layout: str | None = None,
-    ) -> FactorizedLSTM:
-        """Compress a (trained) ``nn.LSTM``: each matrix (joint: [W_ih | W_hh]) by from_dense."""
-        if not isinstance(lstm, nn.LSTM) or lstm.proj_size:
-            raise TypeError(f"from_lstm needs an nn.LSTM without projections, got {lstm!r}")
-        return cls._from_torch(
-            lstm, format=format, rank=rank, hh_rank=hh_rank, input_shape=input_shape,
-            hidden_shape=hidden_shape, strategy=strategy, layout=layout,
-        )
+    def from_lstm(cls, lstm: nn.LSTM, **kwargs: Any) -> FactorizedLSTM:
+        """:meth:`FactorizedRNN.from_torch` under the name ``nn.LSTM`` users look for."""
+        return cls.from_torch(lstm, **kwargs)
 
     def to_lstm(self) -> nn.LSTM:
-        """An ``nn.LSTM`` holding the reconstructed dense weights."""
-        return cast(nn.LSTM, self._to_torch(nn.LSTM))
-
-    def forward(
-        self,
-        input: Tensor | PackedSequence,
-        hx: tuple[Tensor, Tensor] | None = None,
-        lengths: Tensor | None = None,
-    ) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
-        """Run the LSTM, with ``nn.LSTM``'s inputs, outputs and conventions.
-
-        Args:
-            input: (T, B, I), or (B, T, I) if ``batch_first``, or unbatched (T, I), or a
-                PackedSequence.
-            hx: (h_0, c_0), each (L * D, B, H), zeros if None; (L * D, H) for unbatched input.
-            lengths: (B,) lengths of padded input. Beyond nn.LSTM: each sequence then gets the
-                output and final states it gets alone, without packing, and padded steps of the
-                output are zero.
-
-        Returns:
-            output (T, B, D * H) (or batch-first, or packed like the input) and (h_n, c_n),
-            each (L * D, B, H).
-        """
-        if isinstance(hx, Tensor):
-            raise TypeError("FactorizedLSTM: hx must be a tuple (h_0, c_0), not one tensor")
-        output, (h_n, c_n) = self._run(input, hx, lengths)
-        return output, (h_n, c_n)
+        """:meth:`FactorizedRNN.to_torch`: an ``nn.LSTM`` holding the reconstructed weights."""
+        return cast(nn.LSTM, self.to_torch())

@@ -11,9 +11,10 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from deepspeech_tt.nn.cells import flat_weight_views
 from deepspeech_tt.nn.gru import FactorizedGRU
 from deepspeech_tt.nn.gru_cost import dense_gru_parameters
-from deepspeech_tt.nn.gru_functional import flat_weight_views, reverse_within_lengths
+from deepspeech_tt.nn.sequences import reverse_within_lengths
 from deepspeech_tt.tensor.registry import FORMATS
 
 STRATEGIES = ["reconstruct", "contract"]

@@ -343,7 +343,7 @@ def test_bad_state_and_conversions_are_rejected() -> None:
         lstm(x, h)
     with pytest.raises(RuntimeError, match=r"hidden\[1\] size \(1, 2, 6\), got \(1, 3, 6\)"):
         lstm(x, (h, torch.zeros(1, 3, 6)))
-    with pytest.raises(TypeError, match="from_lstm needs an nn.LSTM without projections"):
+    with pytest.raises(TypeError, match="from_torch needs an nn.LSTM without projections"):
         FactorizedLSTM.from_lstm(nn.LSTM(5, 6, proj_size=3))
-    with pytest.raises(TypeError, match="from_lstm needs an nn.LSTM"):
+    with pytest.raises(TypeError, match="from_torch needs an nn.LSTM"):
         FactorizedLSTM.from_lstm(nn.GRU(5, 6))  # type: ignore[arg-type]

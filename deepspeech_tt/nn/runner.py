@@ -5,12 +5,12 @@ layer by layer with each layer's strategy, and given back in the caller's form. 
 reconstructs and all sequences are full length, the whole stack is one call of torch's fused
 operator, exactly as ``nn.GRU`` (``nn.LSTM``) runs.
 
-The state is a tuple of (L * D, B, H) tensors, (h,) or (h, c); the cell's operations
-(``rnn.ops``, see ``cell_ops``) are the only thing that differs between the GRU and the LSTM.
+The state is a tuple of (L * D, B, H) tensors, (h,) or (h, c); the cell (``rnn.cell``, see
+``deepspeech_tt.nn.cells``) is the only thing that differs between the GRU and the LSTM.
 
 PackedSequence input is unpacked and run with lengths: on CPU that is twice as fast to train as
-torch's packed GRU (see ``gru_functional``). On CUDA, a stack that only reconstructs hands the
-packed data to cuDNN directly.
+torch's packed GRU (see ``sequences``). On CUDA, a stack that only reconstructs, of a cell with
+a fused operator, hands the packed data to cuDNN directly.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from deepspeech_tt.nn.cell_ops import States
-from deepspeech_tt.nn.gru_functional import length_mask
+from deepspeech_tt.nn.sequences import States, length_mask
 
 if TYPE_CHECKING:
     from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
@@ -61,7 +60,7 @@ def run_packed(
     """torch's RNN ``forward`` on a PackedSequence; hx and the final state in caller's order."""
     data, batch_sizes, sorted_indices, unsorted_indices = packed
     steps, batch = len(batch_sizes), int(batch_sizes[0])
-    if data.is_cuda and set(_plan(rnn, steps, batch)) == {"reconstruct"}:
+    if data.is_cuda and rnn.cell.has_fused and set(_plan(rnn, steps, batch)) == {"reconstruct"}:
         return _fused_packed(rnn, packed, hx)
     padded, lengths = pad_packed_sequence(packed)  # (T, B, I) and (B,), caller's order
     state = _initial_state(rnn, padded, hx)
@@ -85,7 +84,7 @@ def run_layers(
     plan = _plan(rnn, steps, batch)
     if lengths is None and set(plan) == {"reconstruct"}:
         weights = [w for direction in rnn.direction_weights() for w in direction.dense_weights()]
-        return rnn.ops.fused(
+        return rnn.cell.fused(
             x, state, weights, has_bias=rnn.bias, num_layers=rnn.num_layers,
             dropout=rnn.dropout, training=rnn.training, bidirectional=rnn.bidirectional,
         )
@@ -106,10 +105,10 @@ def _run_layer(
 ) -> tuple[Tensor, States]:
     """One layer, all directions: output (T, B, D * H), zero at padded steps; state (D, B, H)."""
     directions = rnn.direction_weights(layer)
-    ops = rnn.ops
+    cell = rnn.cell
     if strategy == "reconstruct" and lengths is None:
         weights = [w for direction in directions for w in direction.dense_weights()]
-        return ops.fused(
+        return cell.fused(
             x, state, weights, has_bias=rnn.bias, num_layers=1, dropout=0.0,
             training=rnn.training, bidirectional=rnn.bidirectional,
         )
@@ -118,12 +117,12 @@ def _run_layer(
         reverse = index == 1
         start = tuple(s[index] for s in state)  # (B, H) each
         if strategy == "reconstruct" and lengths is not None:
-            out, final = ops.reconstructed_direction(
+            out, final = cell.reconstructed_direction(
                 x, start, direction.dense_weights(), lengths, reverse=reverse,
                 final_state=final_state,
             )
         else:
-            out, final = ops.contracted_direction(
+            out, final = cell.contracted_direction(
                 x, start, direction.weight_ih, direction.weight_hh, direction.bias_ih,
                 direction.bias_hh, lengths, reverse=reverse,
             )
@@ -149,7 +148,7 @@ def _fused_packed(
     if sorted_indices is not None:
         state = tuple(s.index_select(1, sorted_indices) for s in state)
     weights = [w for direction in rnn.direction_weights() for w in direction.dense_weights()]
-    output, final = rnn.ops.fused_packed(
+    output, final = rnn.cell.fused_packed(
         data, batch_sizes, state, weights, has_bias=rnn.bias, num_layers=rnn.num_layers,
         dropout=rnn.dropout, training=rnn.training, bidirectional=rnn.bidirectional,
     )
@@ -166,7 +165,7 @@ def _initial_state(rnn: FactorizedRNN, x: Tensor, hx: States | None) -> States:
             f"Expected {rnn.input_size}, got {x.size(-1)}"
         )
     expected = (rnn.num_layers * rnn.num_directions, x.size(1), rnn.hidden_size)
-    count = rnn.ops.num_states
+    count = rnn.cell.num_states
     if hx is None:
         return tuple(x.new_zeros(expected) for _ in range(count))
     if len(hx) != count:
