@@ -84,8 +84,7 @@ def test_joint_from_torch_at_full_rank_reproduces_it(cell: str, fmt: str) -> Non
     out_shape = (3, 2, 2) if cell == "gru" else (4, 2, 2)
     rank = {"ht": list(ht_max_ranks(out_shape, (2, 2, 2))), "lowrank": 8,
             "toeplitz": gates * 4, "dense": 1}[fmt]
-    convert = FactorizedGRU.from_gru if cell == "gru" else FactorizedLSTM.from_lstm
-    ours = convert(torch_rnn, format=fmt, rank=rank, layout="joint")  # type: ignore[arg-type]
+    ours = CELLS[cell][0].from_torch(torch_rnn, format=fmt, rank=rank, layout="joint")  # type: ignore[arg-type]
     assert ours.layout == "joint"
     x = torch.randn(5, 2, 4, dtype=torch.double)
     torch.testing.assert_close(ours(x)[0], torch_rnn(x)[0], atol=1e-6, rtol=1e-6)
