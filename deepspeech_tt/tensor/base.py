@@ -7,6 +7,9 @@ N inputs, as in ``nn.Linear`` -- in some parametrisation. Every format offers:
   freshly initialised factors whose reconstruction W has standard deviation ``init_std``
   (default: that of ``nn.Linear``'s uniform(-1/sqrt(N), 1/sqrt(N)), i.e. 1/sqrt(3N));
 * ``Format.from_dense(W, rank, *, out_shape=None, in_shape=None)``: factors fitted to W;
+* ``Format.max_rank(out_features, in_features, *, out_shape=None, in_shape=None)``: the largest
+  rank the format takes for that matrix, enough to hold any W exactly (``from_dense`` at that
+  rank gives W back);
 * ``to_dense()``: W itself, differentiable with respect to the factors;
 * ``matmul(x)``: ``x @ W.T`` for ``x`` of shape (..., N), computed from the factors
   without forming W;
@@ -43,6 +46,11 @@ class FormatError(UserError):
 def default_init_std(in_features: int) -> float:
     """Standard deviation of ``nn.Linear``'s default weights, uniform(-1/sqrt(N), 1/sqrt(N))."""
     return 1.0 / math.sqrt(3 * in_features)
+
+
+def resolve_init_std(init_std: float | None, in_features: int) -> float:
+    """``init_std``, or :func:`default_init_std` of ``in_features`` when it is None."""
+    return default_init_std(in_features) if init_std is None else init_std
 
 
 def matrix_size(weight: Tensor) -> tuple[int, int]:
@@ -114,6 +122,16 @@ class FactorizedMatrix(nn.Module, ABC):
     ) -> FactorizedMatrix:
         """Factors fitted to ``weight`` (M, N), in its dtype and on its device."""
 
+    @classmethod
+    def max_rank(cls, out_features: int, in_features: int, *, out_shape: Shape = None,
+                 in_shape: Shape = None) -> Rank:
+        """The largest rank an (out_features x in_features) matrix takes in this format.
+
+        Every registered format defines it (:class:`MatrixFormat` asks for it); views of
+        another matrix, which are not built from a rank, need not.
+        """
+        raise NotImplementedError(f"{cls.__name__} is not built from a rank")
+
     def _flatten_input(self, x: Tensor) -> Tensor:
         """x (..., N) as (B, N), with a clear error when the last size is not N."""
         if x.shape[-1] != self.in_features:
@@ -136,6 +154,11 @@ class MatrixFormat(Protocol):
         self, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
     ) -> FactorizedMatrix: ...
 
+    def max_rank(
+        self, out_features: int, in_features: int, *, out_shape: Shape = None,
+        in_shape: Shape = None,
+    ) -> Rank: ...
+
 
 class DenseMatrix(FactorizedMatrix):
     """W stored as it is; ``rank`` and the factor shapes are accepted and ignored.
@@ -155,8 +178,7 @@ class DenseMatrix(FactorizedMatrix):
         init_std: float | None = None,
     ) -> None:
         super().__init__(out_features, in_features)
-        std = default_init_std(in_features) if init_std is None else init_std
-        bound = math.sqrt(3.0) * std
+        bound = math.sqrt(3.0) * resolve_init_std(init_std, in_features)
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
 
     @classmethod
@@ -168,6 +190,12 @@ class DenseMatrix(FactorizedMatrix):
         matrix = cls(*matrix_size(weight))
         matrix.weight = nn.Parameter(weight.detach().clone())
         return matrix
+
+    @classmethod
+    def max_rank(cls, out_features: int, in_features: int, *, out_shape: Shape = None,
+                 in_shape: Shape = None) -> Rank:
+        """1: the rank is ignored, any W is held as it is."""
+        return 1
 
     def to_dense(self) -> Tensor:
         return self.weight

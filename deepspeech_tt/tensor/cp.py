@@ -33,99 +33,74 @@ from tensorly.decomposition import parafac
 from torch import Tensor, nn
 
 from deepspeech_tt.tensor.assembly import cp_assembly_macs, cp_to_matrix
-from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, default_init_std, matrix_size
-from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
-from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
-from deepspeech_tt.tensor.shapes import (
-    check_ranks,
-    describe,
-    pair_modes,
-    parse_ranks,
-    resolve_shapes,
-)
+from deepspeech_tt.tensor.base import Rank
+from deepspeech_tt.tensor.contraction import symbols
+from deepspeech_tt.tensor.fitting import as_numpy, as_tensors, numpy_backend
+from deepspeech_tt.tensor.modes import ModeMatrix, Modes
+from deepspeech_tt.tensor.shapes import check_ranks, describe, pair_modes, parse_ranks
 
 ALS_ITERATIONS = 200
 
 
-class CPMatrix(FactorizedMatrix):
+class CPMatrix(ModeMatrix):
     """A weight matrix as a CP decomposition over its paired modes (Carroll and Chang 1970).
 
-    Args:
-        out_features: M, the number of rows (outputs).
-        in_features: N, the number of columns (inputs).
-        rank: R, the number of rank-one terms.
-        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
-        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
-        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    ``rank`` is R, the number of rank-one terms; ``ranks`` holds (R,). The other arguments are
+    :class:`ModeMatrix`'s.
     """
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
-                                                       in_shape)
-        self.rank = cp_rank(rank, self.out_shape, self.in_shape)
-        std = default_init_std(in_features) if init_std is None else init_std
-        factor_std = (std**2 / self.rank) ** (0.5 / len(self.out_shape))
-        self.factors = nn.ParameterList(
-            nn.Parameter(torch.randn(shape) * factor_std) for shape in self.factor_shapes()
-        )
-        self._matmul_eq = _product_equation(len(self.out_shape))
+    @classmethod
+    def check_rank(cls, rank: Rank, out_shape: Modes, in_shape: Modes,
+                   **options: int | None) -> Modes:
+        """The checked CP rank, as (R,)."""
+        sizes = describe(out_shape, in_shape)
+        ranks = parse_ranks(rank, 1, "a CP matrix", sizes)
+        check_ranks(ranks, [cls.rank_limits(out_shape, in_shape)], "CP rank", sizes)
+        return ranks
 
     @classmethod
-    def from_dense(
-        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
-    ) -> CPMatrix:
-        """Factors fitted to ``weight`` (M, N) by CP-ALS, in its dtype and on its device."""
-        rows, cols = matrix_size(weight)
-        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
-        tensor = as_numpy(pair_modes(weight, matrix.out_shape, matrix.in_shape))
-        if matrix.rank == cp_max_rank(matrix.out_shape, matrix.in_shape):
+    def rank_limits(cls, out_shape: Modes, in_shape: Modes) -> int:
+        """prod_k(m_k n_k) / max_k(m_k n_k): enough terms to write any W exactly."""
+        pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
+        return math.prod(pairs) // max(pairs)
+
+    @staticmethod
+    def product_equation(order: int) -> str:
+        """x, factors -> y."""
+        outs, ins = symbols(order), symbols(order, order)
+        term, batch = symbols(2, 2 * order)
+        factors = ",".join(outs[k] + ins[k] + term for k in range(order))
+        return f"{batch}{''.join(ins)},{factors}->{batch}{''.join(outs)}"
+
+    def factor_shapes(self) -> list[Modes]:
+        """(m_k, n_k, R) for every factor."""
+        (rank,) = self.ranks
+        return [(m, n, rank) for m, n in zip(self.out_shape, self.in_shape, strict=True)]
+
+    def _initial_factors(self, std: float) -> list[Tensor]:
+        factor_std = (std**2 / self.ranks[0]) ** (0.5 / len(self.out_shape))
+        return [torch.randn(shape) * factor_std for shape in self.factor_shapes()]
+
+    @classmethod
+    def _fit(cls, weight: Tensor, out_shape: Modes, in_shape: Modes,
+             ranks: Modes) -> list[Tensor]:
+        """CP-ALS, or the exact decomposition at the largest rank."""
+        tensor = as_numpy(pair_modes(weight, out_shape, in_shape))
+        if ranks[0] == cls.rank_limits(out_shape, in_shape):
             factors = _exact_cp(tensor)
         else:
-            factors = _als(tensor, matrix.rank)
-        shapes = matrix.factor_shapes()
-        arrays = [f.reshape(shape) for f, shape in zip(factors, shapes, strict=True)]
-        matrix.factors = nn.ParameterList(as_parameters(arrays, like=weight))
-        return matrix
+            factors = _als(tensor, ranks[0])
+        pairs = zip(out_shape, in_shape, strict=True)
+        return as_tensors([f.reshape(m, n, -1) for f, (m, n) in zip(factors, pairs, strict=True)])
 
-    def factor_shapes(self) -> list[tuple[int, int, int]]:
-        """(m_k, n_k, R) for every factor."""
-        return [(m, n, self.rank) for m, n in zip(self.out_shape, self.in_shape, strict=True)]
+    def _hold(self, factors: list[Tensor]) -> None:
+        self.factors = nn.ParameterList(nn.Parameter(factor) for factor in factors)
 
     def to_dense(self) -> Tensor:
         return cp_to_matrix(list(self.factors))  # (M, N), see deepspeech_tt.tensor.assembly
 
-    def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
-        y = contract(self._matmul_eq, flat, *self.factors, free_limit=self.numel)
-        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
-
-    def flops_matmul(self, batch: int) -> int:
-        shapes = [(batch, *self.in_shape), *self.factor_shapes()]
-        return count_macs(self._matmul_eq, shapes, self.numel)
-
     def flops_to_dense(self) -> int:
         return cp_assembly_macs(self.factor_shapes())
-
-    def extra_repr(self) -> str:
-        return f"out_shape={self.out_shape}, in_shape={self.in_shape}, rank={self.rank}"
-
-
-def cp_max_rank(out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> int:
-    """prod_k(m_k n_k) / max_k(m_k n_k): enough terms to write any W exactly."""
-    pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
-    return math.prod(pairs) // max(pairs)
-
-
-def cp_rank(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> int:
-    """The checked CP rank R."""
-    sizes = describe(out_shape, in_shape)
-    (r,) = parse_ranks(rank, 1, "a CP matrix", sizes)
-    check_ranks([r], [cp_max_rank(out_shape, in_shape)], "CP rank", sizes)
-    return r
 
 
 def _als(tensor: np.ndarray, rank: int) -> list[np.ndarray]:
@@ -151,10 +126,3 @@ def _exact_cp(tensor: np.ndarray) -> list[np.ndarray]:
     factors[largest] = fibres.T  # (a_largest, terms): the fibre the other indices select
     return factors
 
-
-def _product_equation(d: int) -> str:
-    """The einsum equation of matmul (x, factors -> y)."""
-    outs, ins = symbols(d), symbols(d, d)
-    term, batch = symbols(2, 2 * d)
-    factors = ",".join(outs[k] + ins[k] + term for k in range(d))
-    return f"{batch}{''.join(ins)},{factors}->{batch}{''.join(outs)}"

@@ -2,7 +2,8 @@
 
 tensorly works on numpy arrays here, in float64, inside ``tl.backend_context("numpy")``
 (thread-local), so importing deepspeech-tt never changes the backend of other tensorly users.
-Fitted factors come back as parameters in the dtype and on the device of the fitted matrix.
+Fitted factors come back as float64 torch tensors; the formats move them to the dtype and
+device of the fitted matrix.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 import tensorly as tl
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def as_numpy(weight: Tensor) -> np.ndarray:
@@ -28,9 +29,6 @@ def numpy_backend() -> Iterator[None]:
         yield
 
 
-def as_parameters(arrays: Sequence[np.ndarray], like: Tensor) -> list[nn.Parameter]:
-    """Parameters holding ``arrays`` in the dtype and on the device of ``like``."""
-    return [
-        nn.Parameter(torch.as_tensor(np.ascontiguousarray(a)).to(like.device, like.dtype))
-        for a in arrays
-    ]
+def as_tensors(arrays: Sequence[np.ndarray]) -> list[Tensor]:
+    """torch tensors holding (contiguous copies of) ``arrays``."""
+    return [torch.as_tensor(np.ascontiguousarray(a)) for a in arrays]

@@ -61,22 +61,10 @@ from functools import cache
 import torch
 from torch import Tensor, nn
 
-from deepspeech_tt.tensor.base import (
-    FactorizedMatrix,
-    FormatError,
-    Rank,
-    Shape,
-    default_init_std,
-    matrix_size,
-)
+from deepspeech_tt.tensor.base import FormatError, Rank
 from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
-from deepspeech_tt.tensor.shapes import (
-    check_ranks,
-    describe,
-    pair_modes,
-    parse_ranks,
-    resolve_shapes,
-)
+from deepspeech_tt.tensor.modes import ModeMatrix, Modes
+from deepspeech_tt.tensor.shapes import check_ranks, describe, pair_modes, parse_ranks
 
 
 @dataclass(frozen=True)
@@ -115,7 +103,7 @@ def dimension_tree(order: int) -> tuple[Node, ...]:
     return tuple(nodes)
 
 
-def ht_max_ranks(out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
+def ht_max_ranks(out_shape: Modes, in_shape: Modes) -> Modes:
     """The largest useful rank of each node below the root (post-order): its matricisation's."""
     pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
     total = math.prod(pairs)
@@ -123,138 +111,125 @@ def ht_max_ranks(out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple
     return tuple(min(size, total // size) for size in inside[:-1])
 
 
-def ht_ranks(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Checked ranks of the 2d - 2 nodes below the root, in post-order."""
-    sizes = describe(out_shape, in_shape)
-    limits = ht_max_ranks(out_shape, in_shape)
-    try:
-        ranks = parse_ranks(rank, len(limits), "a hierarchical Tucker matrix", sizes)
-        check_ranks(ranks, limits, "HT rank", sizes)
-    except FormatError as err:
-        nodes = ", ".join(node.label for node in dimension_tree(len(out_shape))[:-1])
-        raise FormatError(f"{err} (one per node {nodes} of the tree "
-                          f"{describe_tree(len(out_shape))})") from None
-    return ranks
-
-
-class HierarchicalTuckerMatrix(FactorizedMatrix):
+class HierarchicalTuckerMatrix(ModeMatrix):
     """A weight matrix in hierarchical Tucker format over its paired modes (Grasedyck 2010).
 
-    Args:
-        out_features: M, the number of rows (outputs).
-        in_features: N, the number of columns (inputs).
-        rank: the ranks of the 2d - 2 nodes below the root: one int for all, or a list in
-            post-order (see the module docstring).
-        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
-        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
-        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    ``rank`` gives the ranks of the 2d - 2 nodes below the root: one int for all, or a list in
+    post-order (see the module docstring). The other arguments are :class:`ModeMatrix`'s.
     """
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
-                                                       in_shape)
-        self.ranks = ht_ranks(rank, self.out_shape, self.in_shape)
-        self.nodes = dimension_tree(len(self.out_shape))
-        leaves, transfers = self.factor_shapes()
-        self.leaves = nn.ParameterList(
-            nn.Parameter(_orthonormal(m * n, r).reshape(m, n, r)) for m, n, r in leaves
-        )
-        self.transfers = nn.ParameterList(
-            nn.Parameter(_orthonormal(a * b, r).reshape(a, b, r)) for a, b, r in transfers
-        )
-        std = default_init_std(in_features) if init_std is None else init_std
-        with torch.no_grad():
-            root = self.leaves[0] if len(self.nodes) == 1 else self.transfers[-1]
-            root.normal_()
-            root.mul_(std * math.sqrt(self.numel / float(self._root_norm_squared())))
-        self._matmul_eq, self._dense_eq = _equations(len(self.out_shape))
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """The dimension tree over the d modes, in post-order."""
+        return dimension_tree(len(self.out_shape))
 
     @classmethod
-    def from_dense(
-        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
-    ) -> HierarchicalTuckerMatrix:
-        """Leaves and transfers fitted to ``weight`` (M, N) by HT-SVD, in its dtype and device."""
-        rows, cols = matrix_size(weight)
-        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
-        source = weight.detach().to("cpu", torch.float64)
-        tensor = pair_modes(source, matrix.out_shape, matrix.in_shape)  # (m_1 n_1, ..., m_d n_d)
-        frames = [_leading_vectors(tensor, node, r)  # (P_t, r_t) for the nodes below the root
-                  for node, r in zip(matrix.nodes[:-1], matrix.ranks, strict=True)]
-        frames.append(tensor.reshape(-1, 1))  # the root's "frame": vec(W), one column
-        leaves, transfers = [], []
-        for node, frame in zip(matrix.nodes, frames, strict=True):
-            if node.children is None:
-                leaves.append(frame)
-            else:
-                left, right = (frames[child] for child in node.children)
-                split = frame.reshape(left.shape[0], right.shape[0], -1)  # (P_t1, P_t2, r_t)
-                transfers.append(torch.einsum("pa,qb,pqs->abs", left, right, split))
-        leaf_shapes, transfer_shapes = matrix.factor_shapes()
-        matrix.leaves = _parameters(leaves, leaf_shapes, weight)
-        matrix.transfers = _parameters(transfers, transfer_shapes, weight)
-        return matrix
+    def check_rank(cls, rank: Rank, out_shape: Modes, in_shape: Modes,
+                   **options: int | None) -> Modes:
+        """Checked ranks of the 2d - 2 nodes below the root, in post-order."""
+        sizes = describe(out_shape, in_shape)
+        limits = ht_max_ranks(out_shape, in_shape)
+        try:
+            ranks = parse_ranks(rank, len(limits), "a hierarchical Tucker matrix", sizes)
+            check_ranks(ranks, limits, "HT rank", sizes)
+        except FormatError as err:
+            nodes = ", ".join(node.label for node in dimension_tree(len(out_shape))[:-1])
+            raise FormatError(f"{err} (one per node {nodes} of the tree "
+                              f"{describe_tree(len(out_shape))})") from None
+        return ranks
 
-    def factor_shapes(self) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-        """(m_k, n_k, r_k) of every leaf in mode order, (r_t1, r_t2, r_t) of every inner node."""
+    @classmethod
+    def rank_limits(cls, out_shape: Modes, in_shape: Modes) -> Modes:
+        return ht_max_ranks(out_shape, in_shape)
+
+    @staticmethod
+    def product_equation(order: int) -> str:
+        return _equations(order)[0]
+
+    def factor_shapes(self) -> list[Modes]:
+        """(m_k, n_k, r_k) of every leaf in mode order, then (r_t1, r_t2, r_t) of every inner
+        node in post-order (the root's r_t is 1)."""
         ranks = (*self.ranks, 1)  # the root's rank is 1
-        leaves, transfers = [], []
+        leaves: list[Modes] = []
+        transfers: list[Modes] = []
         for node, rank in zip(self.nodes, ranks, strict=True):
             if node.children is None:
                 leaves.append((self.out_shape[node.start], self.in_shape[node.start], rank))
             else:
                 left, right = node.children
                 transfers.append((ranks[left], ranks[right], rank))
-        return leaves, transfers
+        return leaves + transfers
+
+    def _initial_factors(self, std: float) -> list[Tensor]:
+        factors = [_orthonormal(a * b, r).reshape(a, b, r) for a, b, r in self.factor_shapes()]
+        root = factors[-1]  # the last transfer, or the single leaf when d = 1
+        root.normal_()
+        root.mul_(std * math.sqrt(self.numel / float(_norm_squared(factors, self.nodes))))
+        return factors
+
+    @classmethod
+    def _fit(cls, weight: Tensor, out_shape: Modes, in_shape: Modes,
+             ranks: Modes) -> list[Tensor]:
+        """HT-SVD (Grasedyck 2010, Algorithm 1), leaves then transfers."""
+        nodes = dimension_tree(len(out_shape))
+        tensor = pair_modes(weight.to("cpu", torch.float64), out_shape, in_shape)
+        frames = [_leading_vectors(tensor, node, r)  # (P_t, r_t) for the nodes below the root
+                  for node, r in zip(nodes[:-1], ranks, strict=True)]
+        frames.append(tensor.reshape(-1, 1))  # the root's "frame": vec(W), one column
+        leaves, transfers = [], []
+        for node, frame in zip(nodes, frames, strict=True):
+            if node.children is None:  # (m_k n_k, r_k) as (m_k, n_k, r_k)
+                leaves.append(frame.reshape(out_shape[node.start], in_shape[node.start], -1))
+            else:
+                left, right = (frames[child] for child in node.children)
+                split = frame.reshape(left.shape[0], right.shape[0], -1)  # (P_t1, P_t2, r_t)
+                transfers.append(torch.einsum("pa,qb,pqs->abs", left, right, split))
+        return leaves + transfers
+
+    def _hold(self, factors: list[Tensor]) -> None:
+        count = len(self.out_shape)  # d leaves, then d - 1 transfers
+        self.leaves = nn.ParameterList(nn.Parameter(leaf) for leaf in factors[:count])
+        self.transfers = nn.ParameterList(nn.Parameter(t) for t in factors[count:])
 
     def to_dense(self) -> Tensor:
-        dense = contract(self._dense_eq, *self._operands())  # (m_1..m_d, n_1..n_d)
-        return dense.reshape(self.out_features, self.in_features)
-
-    def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
-        y = contract(self._matmul_eq, flat, *self._operands(), free_limit=self.numel)
-        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
-
-    def flops_matmul(self, batch: int) -> int:
-        shapes = [(batch, *self.in_shape), *self._operand_shapes()]
-        return count_macs(self._matmul_eq, shapes, self.numel)
+        dense = contract(_equations(len(self.out_shape))[1], *self._operands())
+        return dense.reshape(self.out_features, self.in_features)  # (m_1..m_d, n_1..n_d) -> W
 
     def flops_to_dense(self) -> int:
-        return count_macs(self._dense_eq, self._operand_shapes())
+        return count_macs(_equations(len(self.out_shape))[1], self._operand_shapes())
 
     def extra_repr(self) -> str:
-        return (f"out_shape={self.out_shape}, in_shape={self.in_shape}, "
-                f"tree={describe_tree(len(self.out_shape))}, ranks={self.ranks}")
+        return f"{super().extra_repr()}, tree={describe_tree(len(self.out_shape))}"
 
     def _operands(self) -> list[Tensor]:
         """Leaves, then transfer tensors, the root's without its last index (of size 1)."""
         operands = [*self.leaves, *self.transfers]
         return [*operands[:-1], operands[-1][..., 0]]
 
-    def _operand_shapes(self) -> list[tuple[int, ...]]:
-        leaves, transfers = self.factor_shapes()
-        shapes: list[tuple[int, ...]] = [*leaves, *transfers]
+    def _operand_shapes(self) -> list[Modes]:
+        shapes = self.factor_shapes()
         return [*shapes[:-1], shapes[-1][:-1]]
 
-    def _root_norm_squared(self) -> Tensor:
-        """||W||_F^2 from the Gram matrices G_t = F_t^T F_t of the frames, never forming W."""
-        grams: list[Tensor] = []
-        leaves, transfers = iter(self.leaves), iter(self.transfers)
-        for node in self.nodes:
-            if node.children is None:
-                leaf = next(leaves)
-                flat = leaf.reshape(-1, leaf.shape[-1])  # (m n, r)
-                grams.append(flat.T @ flat)
-            else:
-                left, right = (grams[child] for child in node.children)
-                transfer = next(transfers)
-                flat = transfer.reshape(-1, transfer.shape[-1])  # (r_t1 r_t2, r_t)
-                grams.append(flat.T @ torch.kron(left, right) @ flat)  # B^T (G_1 (x) G_2) B
-        return grams[-1].sum()  # the root's G is 1 x 1
+
+def _norm_squared(factors: list[Tensor], nodes: tuple[Node, ...]) -> Tensor:
+    """||W||_F^2 from the Gram matrices G_t = F_t^T F_t of the frames, never forming W.
+
+    ``factors``: the leaves, then the transfers, as :meth:`HierarchicalTuckerMatrix.factor_shapes`.
+    """
+    grams: list[Tensor] = []
+    leaves = iter(factors[: (len(nodes) + 1) // 2])
+    transfers = iter(factors[(len(nodes) + 1) // 2:])
+    for node in nodes:
+        if node.children is None:
+            leaf = next(leaves)
+            flat = leaf.reshape(-1, leaf.shape[-1])  # (m n, r)
+            grams.append(flat.T @ flat)
+        else:
+            left, right = (grams[child] for child in node.children)
+            transfer = next(transfers)
+            flat = transfer.reshape(-1, transfer.shape[-1])  # (r_t1 r_t2, r_t)
+            grams.append(flat.T @ torch.kron(left, right) @ flat)  # B^T (G_1 (x) G_2) B
+    return grams[-1].sum()  # the root's G is 1 x 1
 
 
 def describe_tree(order: int) -> str:
@@ -286,16 +261,6 @@ def _leading_vectors(tensor: Tensor, node: Node, rank: int) -> Tensor:
     unfolding = tensor.reshape(before, inside, -1).transpose(0, 1).reshape(inside, -1)
     vectors, _, _ = torch.linalg.svd(unfolding, full_matrices=False)
     return vectors[:, :rank]
-
-
-def _parameters(
-    tensors: list[Tensor], shapes: list[tuple[int, int, int]], like: Tensor
-) -> nn.ParameterList:
-    """``tensors`` reshaped to ``shapes``: parameters in the dtype and on the device of ``like``."""
-    return nn.ParameterList(
-        nn.Parameter(t.reshape(shape).to(like.device, like.dtype).contiguous())
-        for t, shape in zip(tensors, shapes, strict=True)
-    )
 
 
 @cache

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, default_init_std, matrix_size
+from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, matrix_size, resolve_init_std
 from deepspeech_tt.tensor.shapes import check_ranks, check_shape, parse_ranks
 
 
@@ -47,7 +47,7 @@ class LowRankMatrix(FactorizedMatrix):
         check_shape("in_shape", in_shape, in_features, sizes)
         (self.rank,) = parse_ranks(rank, 1, "a low-rank matrix", sizes)
         check_ranks([self.rank], [min(out_features, in_features)], "low rank", sizes)
-        std = default_init_std(in_features) if init_std is None else init_std
+        std = resolve_init_std(init_std, in_features)
         factor_std = (std**2 / self.rank) ** 0.25
         self.u = nn.Parameter(torch.randn(out_features, self.rank) * factor_std)
         self.v = nn.Parameter(torch.randn(self.rank, in_features) * factor_std)
@@ -66,6 +66,12 @@ class LowRankMatrix(FactorizedMatrix):
         matrix.u = nn.Parameter(u.to(weight.dtype))
         matrix.v = nn.Parameter(v.to(weight.dtype))
         return matrix
+
+    @classmethod
+    def max_rank(cls, out_features: int, in_features: int, *, out_shape: Shape = None,
+                 in_shape: Shape = None) -> Rank:
+        """min(M, N): the rank of any W."""
+        return min(out_features, in_features)
 
     def to_dense(self) -> Tensor:
         return self.u @ self.v

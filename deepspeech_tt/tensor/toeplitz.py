@@ -67,8 +67,8 @@ from deepspeech_tt.tensor.base import (
     FormatError,
     Rank,
     Shape,
-    default_init_std,
     matrix_size,
+    resolve_init_std,
 )
 from deepspeech_tt.tensor.shapes import check_shape, parse_ranks
 
@@ -103,7 +103,7 @@ class ToeplitzLikeMatrix(FactorizedMatrix):
                 f"{sizes}: displacement rank {self.rank} is too large; its {self.size} x "
                 f"{self.size} Toeplitz-like block takes displacement ranks 1 to {self.size}"
             )
-        std = default_init_std(in_features) if init_std is None else init_std
+        std = resolve_init_std(init_std, in_features)
         generator_std = (std**2 / (self.rank * self.size)) ** 0.25
         self.g = nn.Parameter(torch.randn(self.rank, self.size) * generator_std)  # (r, n)
         self.h = nn.Parameter(torch.randn(self.rank, self.size) * generator_std)  # (r, n)
@@ -118,6 +118,12 @@ class ToeplitzLikeMatrix(FactorizedMatrix):
         g, h = fit_generators(weight.detach().to(torch.float64), matrix.rank)  # (r, n) each
         matrix.g, matrix.h = nn.Parameter(g.to(weight.dtype)), nn.Parameter(h.to(weight.dtype))
         return matrix
+
+    @classmethod
+    def max_rank(cls, out_features: int, in_features: int, *, out_shape: Shape = None,
+                 in_shape: Shape = None) -> Rank:
+        """max(M, N): every square block has displacement rank at most its size."""
+        return max(out_features, in_features)
 
     def to_dense(self) -> Tensor:
         return _assemble(self.g, self.h, self.out_features, self.in_features)

@@ -49,87 +49,58 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from deepspeech_tt.tensor.base import (
-    FactorizedMatrix,
-    FormatError,
-    Rank,
-    Shape,
-    default_init_std,
-    matrix_size,
-)
-from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
-from deepspeech_tt.tensor.shapes import (
-    check_ranks,
-    describe,
-    pair_modes,
-    parse_ranks,
-    resolve_shapes,
-)
-from deepspeech_tt.tensor.tt import tt_max_ranks
+from deepspeech_tt.tensor.base import FormatError, Rank
+from deepspeech_tt.tensor.modes import CoreChainMatrix, Modes
+from deepspeech_tt.tensor.shapes import check_ranks, describe, pair_modes, parse_ranks
+from deepspeech_tt.tensor.tt import TensorTrainMatrix
 
 
-class TensorRingMatrix(FactorizedMatrix):
+class TensorRingMatrix(CoreChainMatrix):
     """A weight matrix as a TR-matrix (Zhao et al. 2016; Pan et al. 2019).
 
-    Args:
-        out_features: M, the number of rows (outputs).
-        in_features: N, the number of columns (inputs).
-        rank: the bond ranks (r_0, r_1, ..., r_{d-1}): one int for all, or a list.
-        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
-        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
-        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    ``rank`` gives the bond ranks (r_0, r_1, ..., r_{d-1}): one int for all, or a list;
+    ``ranks`` holds (r_0, ..., r_{d-1}, r_0). The other arguments are :class:`ModeMatrix`'s.
     """
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
-                                                       in_shape)
-        self.ranks = tr_ranks(rank, self.out_shape, self.in_shape)  # (r_0, ..., r_{d-1}, r_0)
-        std = default_init_std(in_features) if init_std is None else init_std
-        core_std = (std**2 / math.prod(self.ranks[:-1])) ** (0.5 / len(self.out_shape))
-        self.cores = nn.ParameterList(
-            nn.Parameter(torch.randn(shape) * core_std) for shape in self.core_shapes()
-        )
-        self._matmul_eq = _product_equation(len(self.out_shape))
+    ring = True
 
     @classmethod
-    def from_dense(
-        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
-    ) -> TensorRingMatrix:
-        """Cores fitted to ``weight`` (M, N) by TR-SVD (or TT-SVD), in its dtype and device."""
-        rows, cols = matrix_size(weight)
-        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
-        target = weight.detach().to(torch.float64)
-        tensor = pair_modes(target, matrix.out_shape, matrix.in_shape)  # (a_1, ..., a_d)
-        ring, inner = matrix.ranks[0], matrix.ranks[1:-1]
+    def check_rank(cls, rank: Rank, out_shape: Modes, in_shape: Modes,
+                   **options: int | None) -> Modes:
+        """Checked bond ranks (r_0, r_1, ..., r_{d-1}, r_0) from an int or a list."""
+        d, sizes = len(out_shape), describe(out_shape, in_shape)
+        if isinstance(rank, Sequence) and len(rank) == d + 1:
+            if rank[0] != rank[-1]:
+                raise FormatError(f"{sizes}: TR ranks with both ends close a ring and must start "
+                                  f"and end with the same rank, got {list(rank)}")
+            rank = list(rank)[:-1]
+        ranks = parse_ranks(rank, d, "a TR-matrix", sizes)
+        check_ranks(ranks, [cls.rank_limits(out_shape, in_shape)] * d, "TR rank", sizes)
+        return (*ranks, ranks[0])
+
+    @classmethod
+    def rank_limits(cls, out_shape: Modes, in_shape: Modes) -> int:
+        """R, the largest bond rank: the largest TT bond rank of these shapes (1 for one mode)."""
+        return max(TensorTrainMatrix.rank_limits(out_shape, in_shape), default=1)
+
+    @classmethod
+    def _fit(cls, weight: Tensor, out_shape: Modes, in_shape: Modes,
+             ranks: Modes) -> list[Tensor]:
+        """TR-SVD or TT-SVD, whichever fits W better."""
+        target = weight.to(torch.float64)
+        tensor = pair_modes(target, out_shape, in_shape)  # (a_1, ..., a_d)
+        ring, inner = ranks[0], ranks[1:-1]
         candidates = [_close_ring(_tr_svd(tensor, (1, *inner)), ring)]  # TT-SVD
         if len(inner) > 0 and ring > 1:
-            candidates.append(_tr_svd(tensor, matrix.ranks[:-1]))
-        shapes = matrix.core_shapes()
+            candidates.append(_tr_svd(tensor, ranks[:-1]))
+        shapes = list(zip(ranks[:-1], out_shape, in_shape, ranks[1:], strict=True))
         fits = [[c.reshape(s) for c, s in zip(cores, shapes, strict=True)] for cores in candidates]
-        best = min(fits, key=lambda cores: float(torch.linalg.norm(tr_to_matrix(cores) - target)))
-        matrix.cores = nn.ParameterList(
-            nn.Parameter(core.to(weight.device, weight.dtype).contiguous()) for core in best
-        )
-        return matrix
-
-    def core_shapes(self) -> list[tuple[int, int, int, int]]:
-        """(r_{k-1}, m_k, n_k, r_k) for every core, r_d = r_0."""
-        modes = zip(self.ranks[:-1], self.out_shape, self.in_shape, self.ranks[1:], strict=True)
-        return [(a, m, n, b) for a, m, n, b in modes]
+        return min(fits, key=lambda cores: float(torch.linalg.norm(tr_to_matrix(cores) - target)))
 
     def to_dense(self) -> Tensor:
         return tr_to_matrix(list(self.cores))  # (M, N)
-
-    def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
-        y = contract(self._matmul_eq, flat, *self.cores, free_limit=self.numel)
-        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
 
     def product(self) -> Callable[[Tensor], Tensor]:
         """``x (B, N) -> x @ W.T`` core by core, each core arranged once as a matrix.
@@ -149,35 +120,8 @@ class TensorRingMatrix(FactorizedMatrix):
         return partial(_ring_chain, first=arranged_first, middle=steps, last=arranged_last,
                        out_shape=self.out_shape, in_shape=self.in_shape)
 
-    def flops_matmul(self, batch: int) -> int:
-        shapes = [(batch, *self.in_shape), *self.core_shapes()]
-        return count_macs(self._matmul_eq, shapes, self.numel)
-
     def flops_to_dense(self) -> int:
-        return tr_assembly_macs(self.core_shapes())
-
-    def extra_repr(self) -> str:
-        return (f"out_shape={self.out_shape}, in_shape={self.in_shape}, "
-                f"ranks={self.ranks[:-1]}")
-
-
-def tr_max_rank(out_shape: Sequence[int], in_shape: Sequence[int]) -> int:
-    """R, the largest bond rank: the largest TT bond rank of these shapes (1 for one mode)."""
-    return max(tt_max_ranks(tuple(out_shape), tuple(in_shape)), default=1)
-
-
-def tr_ranks(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Checked bond ranks (r_0, r_1, ..., r_{d-1}, r_0) from an int or a list."""
-    d, sizes = len(out_shape), describe(out_shape, in_shape)
-    if isinstance(rank, Sequence) and len(rank) == d + 1:
-        if rank[0] != rank[-1]:
-            raise FormatError(f"{sizes}: TR ranks with both ends close a ring and must start and "
-                              f"end with the same rank, got {list(rank)}")
-        rank = list(rank)[:-1]
-    ranks = parse_ranks(rank, d, "a TR-matrix", sizes)
-    largest = tr_max_rank(out_shape, in_shape)
-    check_ranks(ranks, [largest] * d, "TR rank", sizes)
-    return (*ranks, ranks[0])
+        return tr_assembly_macs(self.factor_shapes())
 
 
 def tr_to_matrix(cores: Sequence[Tensor]) -> Tensor:
@@ -283,12 +227,3 @@ def _ring_chain(x: Tensor, first: Tensor, middle: list[Tensor], last: Tensor,
     state = state.reshape(ring, rows // ring, -1)  # (r_0, B m_1 .. m_{d-1}, r_{d-1} n_d)
     return torch.bmm(state, last).sum(0).reshape(batch, -1)  # (B, M)
 
-
-def _product_equation(d: int) -> str:
-    """The einsum equation of matmul (x, cores -> y); bond d closes the ring onto bond 0."""
-    outs, ins, bonds = symbols(d), symbols(d, d), symbols(d + 1, 2 * d)
-    batch = symbols(1, 3 * d + 1)[0]
-    closing = bonds[0] if d > 1 else bonds[1]  # d = 1: r_0 = 1, two size-1 bonds summed
-    ends = [*bonds[1:d], closing]
-    cores = ",".join(bonds[k] + outs[k] + ins[k] + ends[k] for k in range(d))
-    return f"{batch}{''.join(ins)},{cores}->{batch}{''.join(outs)}"

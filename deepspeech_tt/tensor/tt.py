@@ -29,76 +29,56 @@ import math
 from collections.abc import Callable, Sequence
 from functools import partial
 
-import torch
 from tensorly.decomposition import tensor_train_matrix
-from torch import Tensor, nn
+from torch import Tensor
 
 from deepspeech_tt.tensor.assembly import tt_assembly_macs, tt_to_matrix
-from deepspeech_tt.tensor.base import (
-    FactorizedMatrix,
-    FormatError,
-    Rank,
-    Shape,
-    default_init_std,
-    matrix_size,
-)
-from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
-from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
-from deepspeech_tt.tensor.shapes import check_ranks, describe, parse_ranks, resolve_shapes
+from deepspeech_tt.tensor.base import FormatError, Rank
+from deepspeech_tt.tensor.fitting import as_numpy, as_tensors, numpy_backend
+from deepspeech_tt.tensor.modes import CoreChainMatrix, Modes
+from deepspeech_tt.tensor.shapes import check_ranks, describe, parse_ranks
 
 
-class TensorTrainMatrix(FactorizedMatrix):
+class TensorTrainMatrix(CoreChainMatrix):
     """A weight matrix as a TT-matrix (Oseledets 2011; Novikov et al. 2015).
 
-    Args:
-        out_features: M, the number of rows (outputs).
-        in_features: N, the number of columns (inputs).
-        rank: the inner bond ranks r_1 .. r_{d-1}: one int for all, or a list.
-        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
-        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
-        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    ``rank`` gives the inner bond ranks r_1 .. r_{d-1}: one int for all, or a list; ``ranks``
+    holds (1, r_1, ..., r_{d-1}, 1). The other arguments are :class:`ModeMatrix`'s.
     """
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
-                                                       in_shape)
-        self.ranks = tt_ranks(rank, self.out_shape, self.in_shape)  # (1, r_1, ..., r_{d-1}, 1)
-        std = default_init_std(in_features) if init_std is None else init_std
-        core_std = (std**2 / math.prod(self.ranks)) ** (0.5 / len(self.out_shape))
-        self.cores = nn.ParameterList(
-            nn.Parameter(torch.randn(shape) * core_std) for shape in self.core_shapes()
-        )
-        self._matmul_eq = _product_equation(len(self.out_shape))
+    ring = False
 
     @classmethod
-    def from_dense(
-        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
-    ) -> TensorTrainMatrix:
-        """Cores fitted to ``weight`` (M, N) by TT-SVD, in its dtype and on its device."""
-        rows, cols = matrix_size(weight)
-        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
-        tensor = as_numpy(weight).reshape(*matrix.out_shape, *matrix.in_shape)
-        with numpy_backend():
-            fitted = tensor_train_matrix(tensor, list(matrix.ranks))
-        matrix.cores = nn.ParameterList(as_parameters(list(fitted.factors), like=weight))
-        return matrix
+    def check_rank(cls, rank: Rank, out_shape: Modes, in_shape: Modes,
+                   **options: int | None) -> Modes:
+        """Checked bond ranks (1, r_1, ..., r_{d-1}, 1) from an int or a list."""
+        d, sizes = len(out_shape), describe(out_shape, in_shape)
+        if isinstance(rank, Sequence) and len(rank) == d + 1 and d > 1:
+            if rank[0] != 1 or rank[-1] != 1:
+                raise FormatError(f"{sizes}: TT ranks with both ends must start and end with 1, "
+                                  f"got {list(rank)}")
+            rank = list(rank)[1:-1]
+        inner = parse_ranks(rank, d - 1, "a TT-matrix", sizes) if d > 1 else ()
+        check_ranks(inner, cls.rank_limits(out_shape, in_shape), "TT bond rank", sizes)
+        return (1, *inner, 1)
 
-    def core_shapes(self) -> list[tuple[int, int, int, int]]:
-        """(r_{k-1}, m_k, n_k, r_k) for every core."""
-        modes = zip(self.ranks[:-1], self.out_shape, self.in_shape, self.ranks[1:], strict=True)
-        return [(a, m, n, b) for a, m, n, b in modes]
+    @classmethod
+    def rank_limits(cls, out_shape: Modes, in_shape: Modes) -> Modes:
+        """The largest useful inner bond ranks: the ranks of W's d - 1 unfoldings."""
+        pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
+        return tuple(min(math.prod(pairs[:k]), math.prod(pairs[k:])) for k in range(1, len(pairs)))
+
+    @classmethod
+    def _fit(cls, weight: Tensor, out_shape: Modes, in_shape: Modes,
+             ranks: Modes) -> list[Tensor]:
+        """TT-SVD, exact when every bond is at its largest."""
+        tensor = as_numpy(weight).reshape(*out_shape, *in_shape)
+        with numpy_backend():
+            fitted = tensor_train_matrix(tensor, list(ranks))
+        return as_tensors(list(fitted.factors))
 
     def to_dense(self) -> Tensor:
         return tt_to_matrix(list(self.cores))  # (M, N), see deepspeech_tt.tensor.assembly
-
-    def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
-        y = contract(self._matmul_eq, flat, *self.cores, free_limit=self.numel)
-        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
 
     def product(self) -> Callable[[Tensor], Tensor]:
         """``x (B, N) -> x @ W.T`` core by core, each core arranged once as a matrix.
@@ -110,37 +90,8 @@ class TensorTrainMatrix(FactorizedMatrix):
         return partial(_tt_chain, matrices=matrices, out_shape=self.out_shape,
                        in_shape=self.in_shape)
 
-    def flops_matmul(self, batch: int) -> int:
-        shapes = [(batch, *self.in_shape), *self.core_shapes()]
-        return count_macs(self._matmul_eq, shapes, self.numel)
-
     def flops_to_dense(self) -> int:
-        return tt_assembly_macs(self.core_shapes())
-
-    def extra_repr(self) -> str:
-        return (f"out_shape={self.out_shape}, in_shape={self.in_shape}, "
-                f"ranks={self.ranks[1:-1]}")
-
-
-def tt_max_ranks(out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The largest useful inner bond ranks: the ranks of W's d - 1 unfoldings."""
-    pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
-    return tuple(
-        min(math.prod(pairs[:k]), math.prod(pairs[k:])) for k in range(1, len(pairs))
-    )
-
-
-def tt_ranks(rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Checked bond ranks (1, r_1, ..., r_{d-1}, 1) from an int or a list."""
-    d, sizes = len(out_shape), describe(out_shape, in_shape)
-    if isinstance(rank, Sequence) and len(rank) == d + 1 and d > 1:
-        if rank[0] != 1 or rank[-1] != 1:
-            raise FormatError(f"{sizes}: TT ranks with both ends must start and end with 1, "
-                              f"got {list(rank)}")
-        rank = list(rank)[1:-1]
-    inner = parse_ranks(rank, d - 1, "a TT-matrix", sizes) if d > 1 else ()
-    check_ranks(inner, tt_max_ranks(out_shape, in_shape), "TT bond rank", sizes)
-    return (1, *inner, 1)
+        return tt_assembly_macs(self.factor_shapes())
 
 
 def _as_step_matrix(core: Tensor) -> Tensor:
@@ -173,10 +124,3 @@ def _tt_chain(x: Tensor, matrices: list[Tensor], out_shape: tuple[int, ...],
         rows *= m
     return state.reshape(batch, -1)
 
-
-def _product_equation(d: int) -> str:
-    """The einsum equation of matmul (x, cores -> y)."""
-    outs, ins, bonds = symbols(d), symbols(d, d), symbols(d + 1, 2 * d)
-    batch = symbols(1, 3 * d + 1)[0]
-    cores = ",".join(bonds[k] + outs[k] + ins[k] + bonds[k + 1] for k in range(d))
-    return f"{batch}{''.join(ins)},{cores}->{batch}{''.join(outs)}"

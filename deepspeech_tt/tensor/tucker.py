@@ -34,111 +34,80 @@ from tensorly.decomposition import tucker
 from torch import Tensor, nn
 
 from deepspeech_tt.tensor.assembly import tucker_assembly_macs, tucker_to_matrix
-from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, default_init_std, matrix_size
-from deepspeech_tt.tensor.contraction import contract, count_macs, symbols
-from deepspeech_tt.tensor.fitting import as_numpy, as_parameters, numpy_backend
-from deepspeech_tt.tensor.shapes import (
-    check_ranks,
-    describe,
-    pair_modes,
-    parse_ranks,
-    resolve_shapes,
-)
+from deepspeech_tt.tensor.base import Rank
+from deepspeech_tt.tensor.contraction import symbols
+from deepspeech_tt.tensor.fitting import as_numpy, as_tensors, numpy_backend
+from deepspeech_tt.tensor.modes import ModeMatrix, Modes
+from deepspeech_tt.tensor.shapes import check_ranks, describe, pair_modes, parse_ranks
 
 
-class TuckerMatrix(FactorizedMatrix):
+class TuckerMatrix(ModeMatrix):
     """A weight matrix as a Tucker decomposition over its paired modes (Tucker 1966).
 
-    Args:
-        out_features: M, the number of rows (outputs).
-        in_features: N, the number of columns (inputs).
-        rank: the core's sizes (r_1, ..., r_d): one int for all, or a list.
-        out_shape: (m_1, ..., m_d) with product M; split automatically when None.
-        in_shape: (n_1, ..., n_d) with product N; split automatically when None.
-        init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
+    ``rank`` gives the core's sizes (r_1, ..., r_d): one int for all, or a list. The other
+    arguments are :class:`ModeMatrix`'s.
     """
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        self.out_shape, self.in_shape = resolve_shapes(out_features, in_features, out_shape,
-                                                       in_shape)
-        self.ranks = tucker_ranks(rank, self.out_shape, self.in_shape)
-        std = default_init_std(in_features) if init_std is None else init_std
-        core_std = std * math.sqrt(out_features * in_features / math.prod(self.ranks))
-        self.core = nn.Parameter(torch.randn(self.ranks) * core_std)
-        self.factors = nn.ParameterList(
-            nn.Parameter(_orthonormal(shape)) for shape in self.factor_shapes()
-        )
-        self._matmul_eq = _product_equation(len(self.out_shape))
+    @classmethod
+    def check_rank(cls, rank: Rank, out_shape: Modes, in_shape: Modes,
+                   **options: int | None) -> Modes:
+        """Checked core sizes (r_1, ..., r_d), each at most m_k n_k."""
+        sizes = describe(out_shape, in_shape)
+        ranks = parse_ranks(rank, len(out_shape), "a Tucker matrix", sizes)
+        check_ranks(ranks, cls.rank_limits(out_shape, in_shape), "Tucker rank", sizes)
+        return ranks
 
     @classmethod
-    def from_dense(
-        cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None, in_shape: Shape = None
-    ) -> TuckerMatrix:
-        """Core and factors fitted to ``weight`` (M, N) by HOSVD + HOOI, in its dtype/device."""
-        rows, cols = matrix_size(weight)
-        matrix = cls(rows, cols, rank, out_shape=out_shape, in_shape=in_shape)
-        tensor = as_numpy(pair_modes(weight, matrix.out_shape, matrix.in_shape))
+    def rank_limits(cls, out_shape: Modes, in_shape: Modes) -> Modes:
+        """m_k n_k, the size of each paired mode."""
+        return tuple(m * n for m, n in zip(out_shape, in_shape, strict=True))
+
+    @staticmethod
+    def product_equation(order: int) -> str:
+        """x, core, factors -> y."""
+        outs, ins, core = symbols(order), symbols(order, order), symbols(order, 2 * order)
+        batch = symbols(1, 3 * order)[0]
+        factors = ",".join(outs[k] + ins[k] + core[k] for k in range(order))
+        return f"{batch}{''.join(ins)},{''.join(core)},{factors}->{batch}{''.join(outs)}"
+
+    def factor_shapes(self) -> list[Modes]:
+        """The core (r_1, ..., r_d), then (m_k, n_k, r_k) for every factor."""
+        modes = zip(self.out_shape, self.in_shape, self.ranks, strict=True)
+        return [self.ranks, *((m, n, r) for m, n, r in modes)]
+
+    def _initial_factors(self, std: float) -> list[Tensor]:
+        core_std = std * math.sqrt(self.numel / math.prod(self.ranks))
+        core, *factors = self.factor_shapes()
+        return [torch.randn(core) * core_std, *(orthonormal(1, shape)[0] for shape in factors)]
+
+    @classmethod
+    def _fit(cls, weight: Tensor, out_shape: Modes, in_shape: Modes,
+             ranks: Modes) -> list[Tensor]:
+        """Truncated HOSVD refined by HOOI, exact at r_k = m_k n_k."""
+        tensor = as_numpy(pair_modes(weight, out_shape, in_shape))
         with numpy_backend(), warnings.catch_warnings():
             # r_k above the product of the other modes (or ranks) leaves SVDs short of
             # columns, which tensorly pads; the fit is still exact or best-effort.
             warnings.filterwarnings("ignore", message="Trying to compute SVD")
-            core, factors = tucker(tensor, list(matrix.ranks), init="svd", random_state=0)
-        shapes = matrix.factor_shapes()
-        arrays = [f.reshape(shape) for f, shape in zip(factors, shapes, strict=True)]
-        (matrix.core,) = as_parameters([core], like=weight)
-        matrix.factors = nn.ParameterList(as_parameters(arrays, like=weight))
-        return matrix
+            core, factors = tucker(tensor, list(ranks), init="svd", random_state=0)
+        pairs = zip(out_shape, in_shape, strict=True)
+        return as_tensors([core, *(f.reshape(m, n, -1)
+                                   for f, (m, n) in zip(factors, pairs, strict=True))])
 
-    def factor_shapes(self) -> list[tuple[int, int, int]]:
-        """(m_k, n_k, r_k) for every factor."""
-        modes = zip(self.out_shape, self.in_shape, self.ranks, strict=True)
-        return [(m, n, r) for m, n, r in modes]
+    def _hold(self, factors: list[Tensor]) -> None:
+        self.core = nn.Parameter(factors[0])
+        self.factors = nn.ParameterList(nn.Parameter(factor) for factor in factors[1:])
 
     def to_dense(self) -> Tensor:
         # (M, N), see deepspeech_tt.tensor.assembly
         return tucker_to_matrix(self.core, list(self.factors))
 
-    def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x).reshape(-1, *self.in_shape)  # (B, n_1..n_d)
-        y = contract(self._matmul_eq, flat, self.core, *self.factors, free_limit=self.numel)
-        return y.reshape(*x.shape[:-1], self.out_features)  # (B, m_1..m_d) -> (..., M)
-
-    def flops_matmul(self, batch: int) -> int:
-        shapes = [(batch, *self.in_shape), self.ranks, *self.factor_shapes()]
-        return count_macs(self._matmul_eq, shapes, self.numel)
-
     def flops_to_dense(self) -> int:
-        return tucker_assembly_macs(self.ranks, self.factor_shapes())
-
-    def extra_repr(self) -> str:
-        return f"out_shape={self.out_shape}, in_shape={self.in_shape}, ranks={self.ranks}"
+        return tucker_assembly_macs(self.ranks, self.factor_shapes()[1:])
 
 
-def tucker_ranks(
-    rank: Rank, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
-) -> tuple[int, ...]:
-    """Checked core sizes (r_1, ..., r_d), each at most m_k n_k."""
-    sizes = describe(out_shape, in_shape)
-    ranks = parse_ranks(rank, len(out_shape), "a Tucker matrix", sizes)
-    pairs = [m * n for m, n in zip(out_shape, in_shape, strict=True)]
-    check_ranks(ranks, pairs, "Tucker rank", sizes)
-    return ranks
-
-
-def _orthonormal(shape: tuple[int, int, int]) -> Tensor:
-    """(m, n, r) whose (m n) x r matricisation has orthonormal columns."""
+def orthonormal(blocks: int, shape: Modes) -> Tensor:
+    """(C, m, n, r) whose C (m n) x r matricisations have orthonormal columns."""
     m, n, r = shape
-    q, _ = torch.linalg.qr(torch.randn(m * n, r))
-    return q.reshape(m, n, r)
-
-
-def _product_equation(d: int) -> str:
-    """The einsum equation of matmul (x, core, factors -> y)."""
-    outs, ins, core = symbols(d), symbols(d, d), symbols(d, 2 * d)
-    batch = symbols(1, 3 * d)[0]
-    operands = "".join(core) + "," + ",".join(outs[k] + ins[k] + core[k] for k in range(d))
-    return f"{batch}{''.join(ins)},{operands}->{batch}{''.join(outs)}"
+    q, _ = torch.linalg.qr(torch.randn(blocks, m * n, r))
+    return q.reshape(blocks, m, n, r)

@@ -27,7 +27,7 @@ def block_term(rank: Rank, blocks: int | None = None) -> BlockTermMatrix:
 
 def tucker_block(bt: BlockTermMatrix, c: int) -> TuckerMatrix:
     """Block c of ``bt`` as a Tucker matrix with the same core and factors."""
-    tucker = TuckerMatrix(M, N, list(bt.ranks), out_shape=OUT_SHAPE, in_shape=IN_SHAPE).double()
+    tucker = TuckerMatrix(M, N, list(bt.ranks[1:]), out_shape=OUT_SHAPE, in_shape=IN_SHAPE).double()
     with torch.no_grad():
         tucker.core.copy_(bt.cores[c])
         for mine, theirs in zip(tucker.factors, bt.factors, strict=True):
@@ -66,8 +66,8 @@ def test_blocks_add_up() -> None:
 def test_rank_forms_and_parameter_counts(rank: Rank, blocks: int | None,
                                          expected: tuple) -> None:
     bt = block_term(rank, blocks=blocks)
-    assert (bt.blocks, bt.ranks) == expected
     count, ranks = expected
+    assert (bt.blocks, bt.ranks) == (count, (count, *ranks))
     closed_form = count * (math.prod(ranks) + sum(p * r for p, r in zip(PAIRS, ranks, strict=True)))
     assert bt.num_parameters() == closed_form
     assert tuple(bt.cores.shape) == (count, *ranks)

@@ -61,7 +61,7 @@ def test_matmul_never_forms_w_even_where_that_would_be_cheaper(
     matrix = TensorTrainMatrix(out_features, in_features, 16)
     size = out_features * in_features
     equation = matrix._matmul_eq
-    shapes = ((batch, *matrix.in_shape), *matrix.core_shapes())
+    shapes = ((batch, *matrix.in_shape), *matrix.factor_shapes())
     assert max(free_intermediates(equation, shapes, None)) >= size  # the cheapest order forms W
     assert max(free_intermediates(equation, shapes, size), default=0) < size
     assert matrix.flops_matmul(batch) == count_macs(equation, shapes, size)

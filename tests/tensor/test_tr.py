@@ -14,7 +14,6 @@ from deepspeech_tt.tensor import (
     TensorTrainMatrix,
 )
 from deepspeech_tt.tensor.base import Rank
-from deepspeech_tt.tensor.tr import tr_max_rank
 from tests.tensor.helpers import IN_SHAPE, OUT_SHAPE, M, N
 
 SHAPES = [((4, 6), (5, 2)), (OUT_SHAPE, IN_SHAPE), ((2, 2, 3, 2), (2, 3, 1, 2))]
@@ -69,7 +68,8 @@ def test_the_trace_sums_over_the_closing_bond() -> None:
 @pytest.mark.parametrize(("out_shape", "in_shape"), SHAPES)
 def test_full_rank_ring_holds_any_matrix(out_shape: tuple, in_shape: tuple) -> None:
     weight = random_matrix(math.prod(out_shape), math.prod(in_shape))
-    rank = tr_max_rank(out_shape, in_shape)
+    rank = TensorRingMatrix.max_rank(weight.shape[0], weight.shape[1], out_shape=out_shape,
+                                     in_shape=in_shape)
     fitted = TensorRingMatrix.from_dense(weight, rank, out_shape=out_shape, in_shape=in_shape)
     assert fitted.ranks == (rank,) * (len(out_shape) + 1)
     assert fit_error(weight, fitted) < 1e-12
@@ -91,15 +91,15 @@ def test_fit_is_at_least_as_good_as_tt_with_the_same_inner_bonds(rank: list[int]
     tr = TensorRingMatrix.from_dense(weight, rank, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
     tt = TensorTrainMatrix.from_dense(weight, rank[1:], out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
     assert fit_error(weight, tr) <= fit_error(weight, tt) + 1e-9
-    assert [tuple(c.shape) for c in tr.cores] == tr.core_shapes()
+    assert [tuple(c.shape) for c in tr.cores] == tr.factor_shapes()
 
 
 def test_fit_keeps_dtype_and_ranks_asked_for() -> None:
     weight = random_matrix(M, N).float()
     fitted = TensorRingMatrix.from_dense(weight, [5, 2, 3], out_shape=OUT_SHAPE,
                                          in_shape=IN_SHAPE)
-    assert fitted.core_shapes() == [(5, 2, 3, 2), (2, 3, 2, 3), (3, 4, 5, 5)]
-    assert [tuple(c.shape) for c in fitted.cores] == fitted.core_shapes()
+    assert fitted.factor_shapes() == [(5, 2, 3, 2), (2, 3, 2, 3), (3, 4, 5, 5)]
+    assert [tuple(c.shape) for c in fitted.cores] == fitted.factor_shapes()
     assert all(c.dtype == torch.float32 for c in fitted.cores)
 
 
