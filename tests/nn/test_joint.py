@@ -12,7 +12,7 @@ from deepspeech_tt.nn import FactorizedGRU, FactorizedLSTM
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
 from deepspeech_tt.nn.gru_cost import layer_cost
 from deepspeech_tt.nn.joint_layout import JointDirectionWeights
-from deepspeech_tt.tensor.ht import ht_max_ranks
+from deepspeech_tt.tensor.registry import FORMATS
 
 CELLS = {"gru": (FactorizedGRU, nn.GRU), "lstm": (FactorizedLSTM, nn.LSTM)}
 LENGTHS = torch.tensor([6, 4, 1])
@@ -82,8 +82,7 @@ def test_joint_from_torch_at_full_rank_reproduces_it(cell: str, fmt: str) -> Non
     torch_rnn = CELLS[cell][1](4, 4, num_layers=2).double()
     gates = 3 if cell == "gru" else 4
     out_shape = (3, 2, 2) if cell == "gru" else (4, 2, 2)
-    rank = {"ht": list(ht_max_ranks(out_shape, (2, 2, 2))), "lowrank": 8,
-            "toeplitz": gates * 4, "dense": 1}[fmt]
+    rank = FORMATS[fmt].max_rank(gates * 4, 8, out_shape=out_shape, in_shape=(2, 2, 2))
     ours = CELLS[cell][0].from_torch(torch_rnn, format=fmt, rank=rank, layout="joint")  # type: ignore[arg-type]
     assert ours.layout == "joint"
     x = torch.randn(5, 2, 4, dtype=torch.double)

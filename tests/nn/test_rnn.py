@@ -34,20 +34,13 @@ SIZES = dict(input_size=8, hidden_size=4, input_shape=(2, 4), hidden_shape=(2, 2
 
 
 def full_rank(fmt: str, gates: int) -> tuple[object, object]:
-    """Ranks (input-to-hidden, hidden-to-hidden) at which ``fmt`` holds any matrix of SIZES.
-
-    Each matrix is a 4 x 8 G or 4 x 4 G matrix of modes, of rank 4 (TT and ring bonds, CP
-    terms, Tucker core, HT leaves, the first block term); low rank min(G H, in); Toeplitz-like
-    one G H x G H block of displacement rank G H.
+    """Ranks (input-to-hidden, hidden-to-hidden) at which ``fmt`` holds any matrix of SIZES:
+    each format's ``max_rank`` of the G H x 8 and G H x 4 matrices, of shapes (2, 2 G) x (2, 4)
+    and (2, 2 G) x (2, 2).
     """
     rows = 4 * gates
-    ranks: dict[str, tuple[object, object]] = {
-        "dense": (1, 1), "tt": (4, 4), "cp": (4, 4), "tucker": (4, 4), "ht": (4, 4),
-        "tr": (4, 4), "bt": (4, 4), "lowrank": (min(rows, 8), 4), "toeplitz": (rows, rows),
-    }
-    if fmt not in ranks:
-        pytest.fail(f"format {fmt!r} is registered: add its full rank to full_rank()")
-    return ranks[fmt]
+    ih = FORMATS[fmt].max_rank(rows, 8, out_shape=(2, 2 * gates), in_shape=(2, 4))
+    return ih, FORMATS[fmt].max_rank(rows, 4, out_shape=(2, 2 * gates), in_shape=(2, 2))
 
 
 class MGUCell(Cell):
