@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
@@ -140,23 +140,16 @@ class FactorizedRNN(nn.Module):
         return directions[layer * d : (layer + 1) * d]
 
     @classmethod
-    def from_torch(
-        cls: type[RNNType],
-        rnn: nn.RNNBase,
-        *,
-        format: str | tuple[str, str] = "tt",
-        rank: Rank = 8,
-        hh_rank: Rank | None = None,
-        input_shape: Sequence[int] | None = None,
-        hidden_shape: Sequence[int] | None = None,
-        strategy: str | Sequence[str] = "auto",
-        layout: str | None = None,
-    ) -> RNNType:
+    def from_torch(cls: type[RNNType], rnn: nn.RNNBase, **kwargs: Any) -> RNNType:
         """Compress a (trained) torch RNN of the cell's type (``nn.GRU`` for FactorizedGRU...).
 
         A module of the sizes of ``rnn``, each matrix fitted by its format's ``from_dense``; in
         the joint layout, [W_ih | W_hh] of each layer and direction is fitted as one matrix.
-        The keyword arguments are the constructor's.
+
+        Args:
+            rnn: the torch layer; its sizes, bias, batch_first, dropout and directions are kept.
+            **kwargs: the constructor's keyword arguments (format, rank, hh_rank, input_shape,
+                hidden_shape, strategy, layout), with the same defaults.
 
         Raises:
             TypeError: ``rnn`` is not the cell's torch layer, or has projections.
@@ -164,8 +157,7 @@ class FactorizedRNN(nn.Module):
         check_convertible(cls.__name__, cls.cell, rnn)
         module = cls(
             rnn.input_size, rnn.hidden_size, rnn.num_layers, rnn.bias, rnn.batch_first,
-            float(rnn.dropout), rnn.bidirectional, format=format, rank=rank, hh_rank=hh_rank,
-            input_shape=input_shape, hidden_shape=hidden_shape, strategy=strategy, layout=layout,
+            float(rnn.dropout), rnn.bidirectional, **kwargs,
         )
         fit = joint_from_dense if module.layout == "joint" else direction_from_dense
         module.directions = nn.ModuleList(

@@ -14,9 +14,10 @@ Everything else -- weights, layouts, strategies, the layer loop, lengths and pac
 
 From the step alone the base class runs both strategies: ``contract`` projects the inputs of all
 steps with the factorized W_ih in one product and contracts h with W_hh's factors at every step;
-``reconstruct`` without a fused operator runs the same loop on the dense matrices. A cell with a
-fused operator overrides :meth:`Cell.fused`, :meth:`Cell.fused_packed` and
-:meth:`Cell.reconstructed_direction` to hand the time loop to torch.
+``reconstruct`` hands the dense matrices to the fused operator, which keeps the time loop in C++
+(cuDNN on GPU), or without one runs the step loop on them. With lengths, the fused operator runs
+each direction over the padded batch (``deepspeech_tt.nn.sequences``) and
+:meth:`Cell.final_state` takes each sequence's final state from that run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepspeech_tt.nn.sequences import States, contracted_loop
+from deepspeech_tt.nn.sequences import (
+    States,
+    contracted_loop,
+    gather_last,
+    reverse_within_lengths,
+)
 from deepspeech_tt.tensor.base import FactorizedMatrix
 
 HiddenProduct = Callable[[Tensor], Tensor]
@@ -44,7 +50,13 @@ class Cell(ABC):
     states: ClassVar[tuple[str, ...]]  # state names, h first: ("h",) or ("h", "c")
     gate_ops: ClassVar[int]  # tensor operations of one step besides the product (cost model)
     torch_rnn: ClassVar[type[nn.RNNBase] | None] = None  # torch's layer, if there is one
-    has_fused: ClassVar[bool] = False  # torch has a fused operator (overrides ``fused*``)
+    # torch's fused operator (torch.gru: padded (x, hx, weights, flags...) or packed
+    # (data, batch_sizes, hx, ...) -> (output, *final state)), if there is one
+    fused_operator: ClassVar[Callable[..., tuple[Tensor, ...]] | None] = None
+
+    @property
+    def has_fused(self) -> bool:
+        return self.fused_operator is not None
 
     @property
     def num_gates(self) -> int:
@@ -113,9 +125,39 @@ class Cell(ABC):
         ``weights`` is [w_ih, w_hh] or [w_ih, w_hh, b_ih, b_hh]. Returns what
         :meth:`contracted_direction` returns. With ``final_state`` False the caller discards
         that state, and a cell may leave out what costs extra to compute (NaN in its place).
-        Without a fused operator: the step loop on the dense matrices.
         """
-        return self._dense_direction(x, state, weights, lengths, reverse)
+        if not self.has_fused:
+            return self._dense_direction(x, state, weights, lengths, reverse)
+        if reverse:
+            x = reverse_within_lengths(x, lengths)
+        output, _ = self.fused(
+            x, tuple(s.unsqueeze(0) for s in state), weights, has_bias=len(weights) == 4,
+            num_layers=1, dropout=0.0, training=False, bidirectional=False,
+        )  # (T, B, H)
+        final = self.final_state(x, output, state, weights, lengths, complete=final_state)
+        if reverse:
+            output = reverse_within_lengths(output, lengths)
+        return output, final
+
+    def final_state(
+        self, x: Tensor, output: Tensor, state: States, weights: list[Tensor], lengths: Tensor,
+        *, complete: bool = True,
+    ) -> States:
+        """The state after each sequence's last real step, from one fused run over x.
+
+        Args:
+            x: (T, B, I) inputs in the order they were run, each sequence from step 0.
+            output: (T, B, H) the h of every step of that run.
+            state: the initial state, (B, H) tensors.
+            weights: [w_ih, w_hh] or [w_ih, w_hh, b_ih, b_hh], dense.
+            lengths: (B,) sequence lengths.
+            complete: False when the caller discards all but h.
+
+        A cell whose state is h alone takes it from the output; others override this.
+        """
+        if self.num_states != 1:
+            raise NotImplementedError(f"{self.name}: final_state of {self.states}")
+        return (gather_last(output, lengths),)  # (B, H)
 
     def fused(
         self, x: Tensor, state: States, weights: list[Tensor], *, has_bias: bool,
@@ -127,6 +169,14 @@ class Cell(ABC):
         direction). Returns output (T, B, D * H) and the final state. torch's fused operator
         where the cell has one; otherwise each layer and direction by the dense step loop.
         """
+        if self.fused_operator is not None:
+            if x.is_cuda:
+                weights = flat_weight_views(weights)
+            results = self.fused_operator(
+                x, self._torch_state(state), weights, has_bias, num_layers, dropout, training,
+                bidirectional, False,
+            )
+            return results[0], tuple(results[1:])  # output (T, B, D * H), final state
         per_direction, directions = 4 if has_bias else 2, 2 if bidirectional else 1
         finals: list[States] = []
         for layer in range(num_layers):
@@ -148,7 +198,19 @@ class Cell(ABC):
         has_bias: bool, num_layers: int, dropout: float, training: bool, bidirectional: bool,
     ) -> tuple[Tensor, States]:
         """torch's fused operator on the data of a PackedSequence (cells with ``has_fused``)."""
-        raise NotImplementedError(f"{self.name} has no fused operator for packed input")
+        if self.fused_operator is None:
+            raise NotImplementedError(f"{self.name} has no fused operator for packed input")
+        if data.is_cuda:
+            weights = flat_weight_views(weights)
+        results = self.fused_operator(
+            data, batch_sizes, self._torch_state(state), weights, has_bias, num_layers, dropout,
+            training, bidirectional,
+        )
+        return results[0], tuple(results[1:])
+
+    def _torch_state(self, state: States) -> Tensor | States:
+        """The state as torch's operators take it: h alone, or the tuple."""
+        return state[0] if self.num_states == 1 else state
 
     def _dense_direction(
         self, x: Tensor, state: States, weights: list[Tensor], lengths: Tensor | None,

@@ -6,9 +6,9 @@ torch's gate equations (``nn.GRU``), gates stacked r|z|n on the output side of e
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),   h' = (1 - z) * n + z * h
 
 ``reconstruct`` hands the dense weights to ``torch.gru`` (the operator behind ``nn.GRU``; cuDNN
-on GPU), which keeps the time loop in C++; with lengths, each direction is one call on the
-padded batch (``deepspeech_tt.nn.sequences``). ``contract`` folds b_ih and the r and z parts of
-b_hh into the input projections once; b_hn stays in the step, where r multiplies it.
+on GPU); with lengths, h_n is the output at each sequence's last real step. ``contract`` folds
+b_ih and the r and z parts of b_hh into the input projections once; b_hn stays in the step,
+where r multiplies it.
 
 References:
     K. Cho et al., "Learning phrase representations using RNN encoder-decoder for statistical
@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from deepspeech_tt.nn.cells.base import Cell, HiddenProduct, flat_weight_views
+from deepspeech_tt.nn.cells.base import Cell, HiddenProduct
 from deepspeech_tt.nn.gru_cost import GATE_OPS
-from deepspeech_tt.nn.sequences import States, gather_last, reverse_within_lengths
+from deepspeech_tt.nn.sequences import States
 
 
 class GRUCell(Cell):
@@ -33,7 +33,7 @@ class GRUCell(Cell):
     states = ("h",)
     gate_ops = GATE_OPS
     torch_rnn = nn.GRU
-    has_fused = True
+    fused_operator = torch.gru
 
     def step(
         self, gates_x: Tensor, state: States, hidden_product: HiddenProduct,
@@ -62,45 +62,6 @@ class GRUCell(Cell):
         zeros = bias_hh.new_zeros(hidden)
         gates_x = gates_x + torch.cat([bias_hh[: 2 * hidden], zeros])
         return gates_x, bias_hh[2 * hidden :]
-
-    def fused(
-        self, x: Tensor, state: States, weights: list[Tensor], *, has_bias: bool,
-        num_layers: int, dropout: float, training: bool, bidirectional: bool,
-    ) -> tuple[Tensor, States]:
-        if x.is_cuda:
-            weights = flat_weight_views(weights)
-        output, h_n = torch.gru(
-            x, state[0], weights, has_bias, num_layers, dropout, training, bidirectional, False
-        )
-        return output, (h_n,)
-
-    def fused_packed(
-        self, data: Tensor, batch_sizes: Tensor, state: States, weights: list[Tensor], *,
-        has_bias: bool, num_layers: int, dropout: float, training: bool, bidirectional: bool,
-    ) -> tuple[Tensor, States]:
-        if data.is_cuda:
-            weights = flat_weight_views(weights)
-        output, h_n = torch.gru(
-            data, batch_sizes, state[0], weights, has_bias, num_layers, dropout, training,
-            bidirectional,
-        )
-        return output, (h_n,)
-
-    def reconstructed_direction(
-        self, x: Tensor, state: States, weights: list[Tensor], lengths: Tensor, *, reverse: bool,
-        final_state: bool = True,
-    ) -> tuple[Tensor, States]:
-        """One ``torch.gru`` call; h_n is the output at each sequence's last real step."""
-        if reverse:
-            x = reverse_within_lengths(x, lengths)
-        output, _ = self.fused(
-            x, (state[0].unsqueeze(0),), weights, has_bias=len(weights) == 4, num_layers=1,
-            dropout=0.0, training=False, bidirectional=False,
-        )  # (T, B, H)
-        h_n = gather_last(output, lengths)  # (B, H)
-        if reverse:
-            output = reverse_within_lengths(output, lengths)
-        return output, (h_n,)
 
 
 GRU_CELL = GRUCell()

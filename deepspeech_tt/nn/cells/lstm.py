@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deepspeech_tt.nn.cells.base import Cell, HiddenProduct, flat_weight_views
+from deepspeech_tt.nn.cells.base import Cell, HiddenProduct
 from deepspeech_tt.nn.gru_cost import GATE_OPS
-from deepspeech_tt.nn.sequences import States, gather_last, length_mask, reverse_within_lengths
+from deepspeech_tt.nn.sequences import States, gather_last, length_mask
 
 # The contract step's operations besides the product: the GRU's, plus the cell state to mask
 # and one more nonlinearity (counted, not measured).
@@ -51,7 +51,7 @@ class LSTMCell(Cell):
     states = ("h", "c")
     gate_ops = LSTM_GATE_OPS
     torch_rnn = nn.LSTM
-    has_fused = True
+    fused_operator = torch.lstm
 
     def step(
         self, gates_x: Tensor, state: States, hidden_product: HiddenProduct,
@@ -63,50 +63,16 @@ class LSTMCell(Cell):
         c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
         return torch.sigmoid(o) * torch.tanh(c), c
 
-    def fused(
-        self, x: Tensor, state: States, weights: list[Tensor], *, has_bias: bool,
-        num_layers: int, dropout: float, training: bool, bidirectional: bool,
-    ) -> tuple[Tensor, States]:
-        if x.is_cuda:
-            weights = flat_weight_views(weights)
-        output, h_n, c_n = torch.lstm(
-            x, (state[0], state[1]), weights, has_bias, num_layers, dropout, training,
-            bidirectional, False,
-        )
-        return output, (h_n, c_n)
-
-    def fused_packed(
-        self, data: Tensor, batch_sizes: Tensor, state: States, weights: list[Tensor], *,
-        has_bias: bool, num_layers: int, dropout: float, training: bool, bidirectional: bool,
-    ) -> tuple[Tensor, States]:
-        if data.is_cuda:
-            weights = flat_weight_views(weights)
-        output, h_n, c_n = torch.lstm(
-            data, batch_sizes, (state[0], state[1]), weights, has_bias, num_layers, dropout,
-            training, bidirectional,
-        )
-        return output, (h_n, c_n)
-
-    def reconstructed_direction(
-        self, x: Tensor, state: States, weights: list[Tensor], lengths: Tensor, *, reverse: bool,
-        final_state: bool = True,
-    ) -> tuple[Tensor, States]:
-        """One ``torch.lstm`` call; c_n by the closed form (module docstring), else NaN."""
+    def final_state(
+        self, x: Tensor, output: Tensor, state: States, weights: list[Tensor], lengths: Tensor,
+        *, complete: bool = True,
+    ) -> States:
+        """h_n from the output; c_n by the closed form (module docstring), NaN if not complete."""
         h0, c0 = state
-        if reverse:
-            x = reverse_within_lengths(x, lengths)
-        output, _ = self.fused(
-            x, (h0.unsqueeze(0), c0.unsqueeze(0)), weights, has_bias=len(weights) == 4,
-            num_layers=1, dropout=0.0, training=False, bidirectional=False,
-        )  # (T, B, H)
         h_n = gather_last(output, lengths)  # (B, H)
-        if final_state:
-            c_n = final_cell_state(x, output, h0, c0, weights, lengths)
-        else:
-            c_n = torch.full_like(c0, float("nan"))
-        if reverse:
-            output = reverse_within_lengths(output, lengths)
-        return output, (h_n, c_n)
+        if not complete:
+            return h_n, torch.full_like(c0, float("nan"))
+        return h_n, final_cell_state(x, output, h0, c0, weights, lengths)
 
 
 def final_cell_state(
