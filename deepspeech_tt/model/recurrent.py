@@ -1,17 +1,18 @@
 """The recurrent layers of DeepSpeech2, GRU or LSTM, each dense or in a compressed tensor format.
 
 Every layer is a :class:`~deepspeech_tt.nn.gru.FactorizedGRU` (DeepSpeech2's choice, Amodei et
-al. section 3.1) or a :class:`~deepspeech_tt.nn.lstm.FactorizedLSTM` (``rnn_type="lstm"``); a
-dense layer is one whose format is "dense", which runs the same fused operator as ``nn.GRU``
-(``nn.LSTM``) on its stored weights. The module is registered under the type's name (``gru`` or
-``lstm``), so state-dict keys say which it is and GRU checkpoints keep their keys.
+al. section 3.1), a :class:`~deepspeech_tt.nn.lstm.FactorizedLSTM` (``rnn_type="lstm"``) or the
+layer of any other cell registered in ``deepspeech_tt.nn.cells.CELLS`` (``rnn_type`` is its
+registry name); a dense layer is one whose format is "dense", which runs the same fused operator
+as ``nn.GRU`` (``nn.LSTM``) on its stored weights. The module is registered under the type's
+name (``gru`` or ``lstm``), so state-dict keys say which it is and GRU checkpoints keep their keys.
 Variable lengths go to the GRU as ``lengths``: each direction runs as a plain GRU over the padded
 batch, the backward one on each sequence reversed within its own length. That equals packing
 and, measured on the 2-core development CPU (BiGRU 1312 -> 256, T = 200, B = 16, one thread,
 forward + backward), takes 462 ms against 902 ms for a packed ``nn.GRU`` and 490 ms for two
 ``nn.GRU`` with the same reversal written out, so the dense layers gain nothing from ``nn.GRU``.
 The layer asks for the output alone (``output``), so an LSTM skips its final cell state, which
-costs extra with lengths (``deepspeech_tt.nn.lstm_functional``).
+costs extra with lengths (``deepspeech_tt.nn.cells.lstm``).
 
 Layouts and sharing. A spec's ``layout`` is the layer's (``deepspeech_tt.nn.joint_layout``:
 "joint" holds [W_ih | W_hh] in one matrix, FDHT; None: joint for "ht"). ``shared=True`` on layer
@@ -33,24 +34,21 @@ from typing import cast
 from torch import Tensor, nn
 
 from deepspeech_tt.model.batchnorm import SequenceBatchNorm
+from deepspeech_tt.nn import layer_class
+from deepspeech_tt.nn.cells import CELLS
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
-from deepspeech_tt.nn.gru import FactorizedGRU
-from deepspeech_tt.nn.lstm import FactorizedLSTM
 from deepspeech_tt.nn.shared_lowrank import SharedLowRankInput, tie_to_layer_below
 from deepspeech_tt.tensor.base import Rank
 
-RNN_TYPES: dict[str, type[FactorizedRNN]] = {"gru": FactorizedGRU, "lstm": FactorizedLSTM}
-"""The recurrent cell types a DeepSpeech2 layer can have, by config name."""
+RNN_TYPES = CELLS
+"""The recurrent cell types a DeepSpeech2 layer can have, by config name: the cell registry."""
 
 
 def rnn_class(rnn_type: str) -> type[FactorizedRNN]:
     """The layer class of ``rnn_type``; a ValueError listing the valid names otherwise."""
-    try:
-        return RNN_TYPES[rnn_type]
-    except KeyError:
-        raise ValueError(
-            f"unknown rnn_type {rnn_type!r}; choose one of {sorted(RNN_TYPES)}"
-        ) from None
+    if rnn_type not in RNN_TYPES:
+        raise ValueError(f"unknown rnn_type {rnn_type!r}; choose one of {sorted(RNN_TYPES)}")
+    return layer_class(rnn_type)
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ class RecurrentLayer(nn.Module):
         bidirectional: run a backward direction too.
         sum_directions: sum the two directions (output H) instead of concatenating them (2H).
         batch_norm: normalise the input over the valid frames first.
-        rnn_type: "gru" or "lstm".
+        rnn_type: a registered cell name ("gru", "lstm"; see ``deepspeech_tt.nn.cells``).
 
     Shape:
         x: (B, T, input_size), lengths: (B,) -> (B, T, output_size), zero beyond each length.
