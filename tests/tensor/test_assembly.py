@@ -17,7 +17,6 @@ from deepspeech_tt.tensor.assembly import (
     tucker_to_matrix,
 )
 from deepspeech_tt.tensor.contraction import symbols
-from tests.tensor.helpers import FACTORIZED
 
 # One mode, two, three with unequal sizes, four with modes of size 1.
 SHAPES = [((6,), (5,)), ((4, 6), (5, 2)), ((2, 3, 4), (3, 2, 5)), ((2, 2, 3, 1), (1, 3, 1, 2))]
@@ -80,7 +79,7 @@ def test_assembly_macs_count_each_step() -> None:
     assert tucker_assembly_macs((2, 3, 5), tucker) == 16 * 5 * 6 + 16 * 3 * 2 * 16 + 16 * 2 * 256
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 @pytest.mark.parametrize("batch", [1, 3])
 def test_prepared_product_equals_matmul_with_gradients(name: str, batch: int) -> None:
     matrix = FORMATS[name](24, 30, 2, out_shape=(2, 3, 4), in_shape=(3, 2, 5)).double()

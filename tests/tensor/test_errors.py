@@ -7,12 +7,10 @@ import torch
 
 from deepspeech_tt.tensor import FORMATS, FormatError, TensorTrainMatrix, get_format
 from deepspeech_tt.tensor.base import Rank
-from tests.tensor.helpers import FACTORIZED, IN_SHAPE, OUT_SHAPE, M, N
-
-MODE_FORMATS = ["tt", "cp", "tucker", "ht", "tr", "bt"]
+from tests.tensor.helpers import IN_SHAPE, OUT_SHAPE, M, N, full_rank
 
 
-@pytest.mark.parametrize("name", MODE_FORMATS)
+@pytest.mark.formats("modes")
 def test_prime_size_cannot_be_split(name: str) -> None:
     with pytest.raises(FormatError) as caught:
         FORMATS[name](768, 257, 2)
@@ -21,17 +19,26 @@ def test_prime_size_cannot_be_split(name: str) -> None:
     assert "(257, 1, 1)" in message  # what would work
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_shape_product_mismatch(name: str) -> None:
     with pytest.raises(FormatError, match=r"24 x 30 .*in_shape \(3, 2, 4\) multiplies to 24, "
                                           r"not 30.*e\.g\. \(5, 3, 2\)"):
         FORMATS[name](M, N, 1, out_shape=OUT_SHAPE, in_shape=(3, 2, 4))
 
 
-@pytest.mark.parametrize("name", MODE_FORMATS)
+@pytest.mark.formats("modes")
 def test_shapes_with_different_numbers_of_modes(name: str) -> None:
     with pytest.raises(FormatError, match=r"24 x 30 .*as many modes"):
         FORMATS[name](M, N, 1, out_shape=(4, 6), in_shape=IN_SHAPE)
+
+
+@pytest.mark.formats("factorized")
+def test_one_above_the_largest_rank_is_refused(name: str) -> None:
+    largest = full_rank(name, OUT_SHAPE, IN_SHAPE)
+    above = largest + 1 if isinstance(largest, int) else [largest[0] + 1, *largest[1:]]
+    FORMATS[name](M, N, largest, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)  # the largest is taken
+    with pytest.raises(FormatError, match=r"24 x 30 .*rank"):
+        FORMATS[name](M, N, above, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +81,7 @@ def test_tensorly_style_tt_ranks_are_accepted() -> None:
     assert matrix.ranks == (1, 3, 4, 1)
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_input_of_the_wrong_size(name: str) -> None:
     matrix = FORMATS[name](M, N, 1, out_shape=OUT_SHAPE, in_shape=IN_SHAPE)
     with pytest.raises(FormatError, match=r"\(4, 29\) does not fit a 24 x 30 matrix"):

@@ -12,7 +12,7 @@ from torch.func import functional_call
 
 from deepspeech_tt.tensor import FORMATS, DenseMatrix, FactorizedMatrix
 from deepspeech_tt.tensor.base import Rank
-from tests.tensor.helpers import ALL_FORMATS, FACTORIZED, IN_SHAPE, OUT_SHAPE, M, N, full_rank
+from tests.tensor.helpers import IN_SHAPE, OUT_SHAPE, M, N, full_rank
 
 SHAPES = [(OUT_SHAPE, IN_SHAPE), ((4, 6), (5, 2)), ((2, 2, 3, 2), (2, 3, 1, 2))]
 
@@ -21,7 +21,7 @@ def random_matrix(rows: int = M, cols: int = N) -> torch.Tensor:
     return torch.randn(rows, cols, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
 
 
-@pytest.mark.parametrize("name", ALL_FORMATS)
+@pytest.mark.formats("all")
 @pytest.mark.parametrize(("out_shape", "in_shape"), SHAPES)
 def test_matmul_equals_dense_product(name: str, out_shape: tuple, in_shape: tuple) -> None:
     rows, cols = math.prod(out_shape), math.prod(in_shape)
@@ -32,7 +32,7 @@ def test_matmul_equals_dense_product(name: str, out_shape: tuple, in_shape: tupl
     torch.testing.assert_close(y, x @ matrix.to_dense().T, rtol=1e-12, atol=1e-13)
 
 
-@pytest.mark.parametrize("name", ALL_FORMATS)
+@pytest.mark.formats("all")
 def test_from_dense_at_full_rank_gives_the_matrix_back(name: str) -> None:
     weight = random_matrix()
     rank = full_rank(name, OUT_SHAPE, IN_SHAPE)
@@ -43,7 +43,7 @@ def test_from_dense_at_full_rank_gives_the_matrix_back(name: str) -> None:
     torch.testing.assert_close(matrix.to_dense(), weight, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_from_dense_keeps_float32_and_leaves_tensorly_backend(name: str) -> None:
     backend = tl.get_backend()
     weight = random_matrix().float()
@@ -53,23 +53,24 @@ def test_from_dense_keeps_float32_and_leaves_tensorly_backend(name: str) -> None
     assert matrix.to_dense().shape == weight.shape
 
 
-TRUNCATION_RANKS: dict[str, list[Rank]] = {
-    "tt": [1, 2, [3, 5], [6, 10], [6, 20]],
-    "cp": [1, 4, 12, 36],
-    "tucker": [1, 2, [4, 5, 10], [6, 6, 20]],
-    "lowrank": [1, 4, 12, 24],
-    "tr": [1, 2, 4, [2, 3, 18], 20],  # [2, 3, 18]: TR-SVD truncates nothing
-    "bt": [1, 2, [4, 5, 10], [6, 6, 20]],  # two blocks each
-    "toeplitz": [1, 4, 12, 30],  # displacement ranks, one 30 x 30 block
-    "ht": [1, 2, [4, 4, 10, 10], [6, 6, 20, 20]],  # nodes (1), (2), (1, 2), (3)
+# Ranks between 1 and the largest (max_rank) at which a fit is checked; none for other formats.
+BETWEEN_RANKS: dict[str, list[Rank]] = {
+    "tt": [2, [3, 5], [6, 10]],
+    "cp": [4, 12],
+    "tucker": [2, [4, 5, 10]],
+    "lowrank": [4, 12],
+    "tr": [2, 4, [2, 3, 18]],  # [2, 3, 18]: TR-SVD truncates nothing
+    "bt": [2, [4, 5, 10]],  # two blocks each
+    "toeplitz": [4, 12],  # displacement ranks, one 30 x 30 block
+    "ht": [2, [4, 4, 10, 10]],  # nodes (1), (2), (1, 2), (3)
 }
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_truncation_error_falls_as_rank_grows(name: str) -> None:
     weight = random_matrix()
     errors = []
-    for rank in TRUNCATION_RANKS[name]:
+    for rank in [1, *BETWEEN_RANKS.get(name, []), full_rank(name, OUT_SHAPE, IN_SHAPE)]:
         fitted = FORMATS[name].from_dense(
             weight, rank, out_shape=OUT_SHAPE, in_shape=IN_SHAPE
         )
@@ -142,7 +143,7 @@ def test_tt_flops_follow_the_sequential_contraction() -> None:
 SMALL_RANKS = {"tr": 2}  # a ring carries its closing bond through every core: ~r_0 x TT's cost
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_flops_grow_with_batch_and_stay_below_dense_for_small_ranks(name: str) -> None:
     matrix = FORMATS[name](768, 256, SMALL_RANKS.get(name, 4))
     assert matrix.flops_matmul(1) < matrix.flops_matmul(16) <= 16 * matrix.flops_matmul(1)
@@ -150,7 +151,7 @@ def test_flops_grow_with_batch_and_stay_below_dense_for_small_ranks(name: str) -
     assert matrix.flops_to_dense() >= 768 * 256  # at least one multiply-add per entry of W
 
 
-@pytest.mark.parametrize("name", FACTORIZED)
+@pytest.mark.formats("factorized")
 def test_gradcheck(name: str) -> None:
     matrix = FORMATS[name](12, 8, 2, out_shape=(3, 2, 2), in_shape=(2, 2, 2)).double()
     names = [n for n, _ in matrix.named_parameters()]

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from deepspeech_tt.tensor import FORMATS
-from tests.tensor.helpers import ALL_FORMATS
 
 DRAWS = 300
 CASES = [  # (M, N, rank, out_shape, in_shape)
@@ -32,7 +31,7 @@ def second_moments(name: str, rows: int, cols: int, rank: int, shapes: tuple,
     return total / DRAWS, math.sqrt(squares / DRAWS)
 
 
-@pytest.mark.parametrize("name", ALL_FORMATS)
+@pytest.mark.formats("all")
 @pytest.mark.parametrize(("rows", "cols", "rank", "out_shape", "in_shape"), CASES)
 def test_reconstruction_has_the_requested_std(
     name: str, rows: int, cols: int, rank: int, out_shape: tuple | None, in_shape: tuple | None
@@ -43,7 +42,7 @@ def test_reconstruction_has_the_requested_std(
     assert rms == pytest.approx(target, rel=0.05)
 
 
-@pytest.mark.parametrize("name", ALL_FORMATS)
+@pytest.mark.formats("all")
 def test_default_std_is_that_of_nn_linear(name: str) -> None:
     linear_std = float(torch.nn.Linear(64, 96).weight.detach().std())  # ~ 1/sqrt(3 * 64)
     _, rms = second_moments(name, 96, 64, 4, (None, None), None)
