@@ -8,71 +8,46 @@ again, on it alone, and must all pass: every parametrised test found it in the r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape, matrix_size, resolve_init_std
+from deepspeech_tt.tensor.base import Rank
+from deepspeech_tt.tensor.lowrank import LowRankMatrix
 from deepspeech_tt.tensor.registry import FORMATS, get_format
-from deepspeech_tt.tensor.shapes import check_ranks, check_shape, parse_ranks
 
 TOY = "diag_lowrank"  # no test name contains it, so ``-k TOY`` selects the toy's cases only
 
 
-class DiagonalPlusLowRankMatrix(FactorizedMatrix):
-    """W = D + U V: D zero but for its main diagonal d, U (M, r), V (r, N); U V as low rank's."""
+class DiagonalPlusLowRankMatrix(LowRankMatrix):
+    """W = D + U V: low rank's U V plus D, zero but for its main diagonal d (zero at first)."""
 
-    def __init__(
-        self, out_features: int, in_features: int, rank: Rank, *, out_shape: Shape = None,
-        in_shape: Shape = None, init_std: float | None = None,
-    ) -> None:
-        super().__init__(out_features, in_features)
-        sizes = f"{out_features} x {in_features} matrix"
-        check_shape("out_shape", out_shape, out_features, sizes)
-        check_shape("in_shape", in_shape, in_features, sizes)
-        (self.rank,) = parse_ranks(rank, 1, "a diagonal-plus-low-rank matrix", sizes)
-        check_ranks([self.rank], [self.max_rank(out_features, in_features)], "low rank", sizes)
-        factor_std = (resolve_init_std(init_std, in_features) ** 2 / self.rank) ** 0.25
-        self.d = nn.Parameter(torch.zeros(min(out_features, in_features)))  # D starts at zero
-        self.u = nn.Parameter(torch.randn(out_features, self.rank) * factor_std)
-        self.v = nn.Parameter(torch.randn(self.rank, in_features) * factor_std)
+    def __init__(self, out_features: int, in_features: int, rank: Rank, **shapes: Any) -> None:
+        super().__init__(out_features, in_features, rank, **shapes)
+        self.d = nn.Parameter(torch.zeros(min(out_features, in_features)))
 
     @classmethod
-    def from_dense(cls, weight: Tensor, rank: Rank, *, out_shape: Shape = None,
-                   in_shape: Shape = None) -> DiagonalPlusLowRankMatrix:
-        matrix = cls(*matrix_size(weight), rank, out_shape=out_shape, in_shape=in_shape)
-        diagonal = torch.diagonal(weight.detach())
-        rest = weight.detach().to(torch.float64).clone()
+    def from_dense(cls, weight: Tensor, rank: Rank, **shapes: Any) -> LowRankMatrix:
+        """d = W's diagonal, U V = the best rank-r fit of the rest."""
+        rest = weight.detach().clone()
         rest.diagonal().zero_()
-        p, s, qt = torch.linalg.svd(rest, full_matrices=False)
-        root = s[: matrix.rank].sqrt()
-        matrix.d = nn.Parameter(diagonal.clone())
-        matrix.u = nn.Parameter((p[:, : matrix.rank] * root).to(weight.dtype))
-        matrix.v = nn.Parameter((root[:, None] * qt[: matrix.rank]).to(weight.dtype))
+        matrix = super().from_dense(rest, rank, **shapes)
+        matrix.d = nn.Parameter(weight.detach().diagonal().clone())
         return matrix
 
-    @classmethod
-    def max_rank(cls, out_features: int, in_features: int, *, out_shape: Shape = None,
-                 in_shape: Shape = None) -> Rank:
-        return min(out_features, in_features)
-
     def to_dense(self) -> Tensor:
-        low_rank = self.u @ self.v  # (M, N)
+        low_rank = super().to_dense()  # (M, N)
         return low_rank + torch.diagonal_scatter(torch.zeros_like(low_rank), self.d)
 
     def matmul(self, x: Tensor) -> Tensor:
-        flat = self._flatten_input(x)  # (B, N)
-        y = (flat @ self.v.T) @ self.u.T  # (B, M)
-        k = self.d.shape[0]
-        y = torch.cat([y[:, :k] + flat[:, :k] * self.d, y[:, k:]], dim=1)
-        return y.reshape(*x.shape[:-1], self.out_features)
+        diagonal = x[..., : self.d.shape[0]] * self.d  # (..., min(M, N))
+        padding = (0, self.out_features - self.d.shape[0])
+        return super().matmul(x) + nn.functional.pad(diagonal, padding)
 
     def flops_matmul(self, batch: int) -> int:
-        return batch * (self.rank * (self.out_features + self.in_features) + self.d.shape[0])
-
-    def flops_to_dense(self) -> int:
-        return self.out_features * self.in_features * self.rank
+        return super().flops_matmul(batch) + batch * self.d.shape[0]
 
 
 class Outcomes:
