@@ -143,7 +143,7 @@ def _rnn_row(index: int, layer: RecurrentLayer) -> LayerSummary:
     if layer.spec.shared:
         layout.append(f"V -> rnn.{index + 1}")
     layout = layout or [rnn.layout]
-    kind = ("Bi" if rnn.bidirectional else "") + rnn.ops.name  # BiGRU, LSTM, ...
+    kind = ("Bi" if rnn.bidirectional else "") + rnn.cell.name  # BiGRU, LSTM, ...
     merge = ", sum" if layer.sum_directions else ""
     fmt, rank = layer.spec.describe()
     return LayerSummary(

@@ -172,11 +172,6 @@ class FactorizedRNN(nn.Module):
         """The cell's torch layer (``nn.GRU``, ``nn.LSTM``) holding the reconstructed weights."""
         return torch_layer(self)
 
-    @property
-    def ops(self) -> Cell:
-        """The cell, under its former name (read by ``deepspeech_tt.model.summary``)."""
-        return self.cell
-
     def forward(
         self,
         input: Tensor | PackedSequence,
