@@ -4,7 +4,7 @@ A layer is :class:`FactorizedRNN` bound to a cell (``cell``: a registered
 :class:`~deepspeech_tt.nn.cells.Cell`, e.g. the GRU's or the LSTM's): ``FactorizedGRU`` and
 ``FactorizedLSTM`` are such bindings, and :func:`layer_class` gives the layer of any registered
 cell. Weights are laid out by ``gru_layout`` with the cell's gate count, run by ``runner``, and
-the strategy of each layer is chosen by ``gru_cost``.
+each layer is run by the strategy it names, or ``auto``'s choice (``strategies``).
 
 Layouts (``layout``, see ``joint_layout``): "separate" keeps W_ih and W_hh as two matrices;
 "joint" (the fully decomposed form of FDHT, Yin et al. 2021) keeps one [W_ih | W_hh] per layer
@@ -25,7 +25,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from deepspeech_tt.nn.cells import Cell
-from deepspeech_tt.nn.gru_cost import STRATEGIES, Strategy, dense_rnn_parameters, layer_cost
 from deepspeech_tt.nn.gru_layout import (
     DirectionWeights,
     RecurrentSpec,
@@ -39,8 +38,10 @@ from deepspeech_tt.nn.joint_layout import (
     joint_from_dense,
     resolve_layout,
 )
-from deepspeech_tt.nn.runner import run_packed, run_padded
+from deepspeech_tt.nn.parameter_counts import dense_rnn_parameters
+from deepspeech_tt.nn.runner import layer_strategies, run_packed, run_padded
 from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies import parse_strategies
 from deepspeech_tt.nn.torch_conversion import (
     check_convertible,
     torch_direction_weights,
@@ -74,7 +75,8 @@ class FactorizedRNN(nn.Module):
         input_shape: factorisation of ``input_size`` (layer 0's input modes); optional.
         hidden_shape: factorisation of ``hidden_size``; optional, the formats factorise the sizes
             themselves without it.
-        strategy: "reconstruct", "contract" or "auto", or one of these for each layer.
+        strategy: a registered strategy ("reconstruct", "contract"; see ``strategies``) or
+            "auto" (the cheapest that supports the layer), or one of these for each layer.
         layout: "separate" (W_ih and W_hh), "joint" (one [W_ih | W_hh], FDHT) or None: joint
             when both formats are "ht" and hh_rank is None or equals rank, separate otherwise.
     """
@@ -117,8 +119,8 @@ class FactorizedRNN(nn.Module):
             hh_rank=hh_rank, input_shape=input_shape, hidden_shape=hidden_shape,
             gates=self.cell.num_gates, layer_name=name, layout=self.layout,
         )
-        self.strategies = _parse_strategies(strategy, num_layers)
-        self.last_plan: tuple[int, int, tuple[Strategy, ...]] | None = None
+        self.strategies = parse_strategies(strategy, num_layers)
+        self.last_plan: tuple[int, int, tuple[str, ...]] | None = None
         init_std = 1.0 / math.sqrt(3 * hidden_size)  # std of U(-1/sqrt(H), 1/sqrt(H))
         build = build_joint_direction if self.layout == "joint" else build_direction
         self.directions = nn.ModuleList(
@@ -238,23 +240,16 @@ class FactorizedRNN(nn.Module):
 
     def set_strategy(self, strategy: str | Sequence[str]) -> None:
         """Run with ``strategy`` from now on: one name for every layer, or one per layer."""
-        self.strategies = _parse_strategies(strategy, self.num_layers)
+        self.strategies = parse_strategies(strategy, self.num_layers)
 
-    def plan(self, batch_size: int, steps: int, *, training: bool) -> tuple[Strategy, ...]:
-        """The strategy each layer runs with on a (steps, batch_size) input."""
-        chosen: list[Strategy] = []
-        for layer, strategy in enumerate(self.strategies):
-            if strategy != "auto":
-                chosen.append("contract" if strategy == "contract" else "reconstruct")
-                continue
-            first = self.direction_weights(layer)[0]
-            cost = layer_cost(
-                first.weight_ih, first.weight_hh, steps=steps, batch=batch_size,
-                directions=self.num_directions, training=training, gate_ops=self.cell.gate_ops,
-                rebuild_macs=first.rebuild_macs(),
-            )
-            chosen.append(cost.cheaper)
-        return tuple(chosen)
+    def plan(self, batch_size: int, steps: int, *, training: bool) -> tuple[str, ...]:
+        """The name of the strategy each layer runs with on a (steps, batch_size) input.
+
+        Raises:
+            ValueError: a layer names a strategy that does not support its device, dtype or
+                formats (or, under ``auto``, none does).
+        """
+        return tuple(s.name for s in layer_strategies(self, batch_size, steps, training=training))
 
     def num_parameters(self) -> int:
         """The exact number of stored values: factors and dense biases."""
@@ -294,16 +289,4 @@ class FactorizedRNN(nn.Module):
                 f"rank={spec.rank}/{spec.hh_rank}, layout={self.layout}, strategy={shown}"
             )
         return "\n".join(lines)
-
-
-def _parse_strategies(strategy: str | Sequence[str], num_layers: int) -> tuple[str, ...]:
-    strategies = (strategy,) * num_layers if isinstance(strategy, str) else tuple(strategy)
-    if len(strategies) != num_layers:
-        raise ValueError(
-            f"strategy lists {len(strategies)} entries for {num_layers} layers; give one each"
-        )
-    for name in strategies:
-        if name not in STRATEGIES:
-            raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
-    return strategies
 

@@ -16,8 +16,9 @@ Strategies (chosen per layer):
   operator on them; gradients reach the factors through the reconstruction.
 * ``contract``: never form the matrices; one batched product for the input projection of all
   steps, the hidden-to-hidden product contracted with the factors at every step.
-* ``auto``: the cheaper of the two by ``deepspeech_tt.nn.gru_cost`` for the batch size, the
-  number of steps and whether gradients are needed; the last choice is shown in the repr.
+* ``auto``: the cheapest registered strategy (``deepspeech_tt.nn.strategies``) that supports
+  the layer, for the batch size, the number of steps and whether gradients are needed; the
+  last choice is shown in the repr.
 
 The layer is ``FactorizedRNN`` (arguments, ``forward``, ``from_torch``) bound to the GRU cell
 (``deepspeech_tt.nn.cells.gru``: the gate equations and torch's fused operator).

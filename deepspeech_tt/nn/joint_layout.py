@@ -34,7 +34,7 @@ The other way, one product of [x_t; h_{t-1}] per step, does half the multiply-ad
 serve the GRU, whose candidate gate needs W_hn h_{t-1} apart from W_in x_t (the reset gate
 multiplies it), and would move the input half of the work from one batched product over T B
 rows into the sequential loop, where each step is bound by Python dispatch and memory reads
-(``gru_cost``); so both cells use the first. ``auto`` counts one rebuild of W.
+(``strategies.rates``); so both cells use the first. ``auto`` counts one rebuild of W.
 
 References:
     M. Yin, S. Liao, X.-Y. Liu, X. Wang, B. Yuan, "Towards extremely compact RNNs for video

@@ -16,9 +16,9 @@ default, kept so that ``from_torch`` and a fresh layer behave alike).
 
 Strategies, chosen per layer as for ``FactorizedGRU``: ``reconstruct`` (rebuild the dense
 matrices once per forward and run torch's fused LSTM), ``contract`` (never form them) and
-``auto`` (the cheaper by ``gru_cost``, with the LSTM's step counted). Padded batches with lengths
-run without packing; the final cell state then comes from a closed form (``cells.lstm``).
-Projections (``proj_size``) are not supported.
+``auto`` (the cheapest registered strategy, with the LSTM's step counted; see ``strategies``).
+Padded batches with lengths run without packing; the final cell state then comes from a closed
+form (``cells.lstm``). Projections (``proj_size``) are not supported.
 
 References:
     S. Hochreiter, J. Schmidhuber, "Long short-term memory", Neural Computation 9(8), 1997.

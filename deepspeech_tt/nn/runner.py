@@ -1,16 +1,17 @@
 """Running a FactorizedGRU or FactorizedLSTM: torch's input conventions, packing, the layer loop.
 
 Everything is brought to padded, time-major form x (T, B, I) with optional lengths (B,), run
-layer by layer with each layer's strategy, and given back in the caller's form. When every layer
-reconstructs and all sequences are full length, the whole stack is one call of torch's fused
-operator, exactly as ``nn.GRU`` (``nn.LSTM``) runs.
+layer by layer with each layer's strategy (``strategies``), and given back in the caller's form.
+When every layer runs the same strategy, it may run the whole stack at once: ``reconstruct``
+does on full-length input, as one call of torch's fused operator, exactly as ``nn.GRU``
+(``nn.LSTM``) runs.
 
 The state is a tuple of (L * D, B, H) tensors, (h,) or (h, c); the cell (``rnn.cell``, see
 ``deepspeech_tt.nn.cells``) is the only thing that differs between the GRU and the LSTM.
 
 PackedSequence input is unpacked and run with lengths: on CPU that is twice as fast to train as
-torch's packed GRU (see ``sequences``). On CUDA, a stack that only reconstructs, of a cell with
-a fused operator, hands the packed data to cuDNN directly.
+torch's packed GRU (see ``sequences``), unless the stack's one strategy takes packed data
+(``reconstruct`` on CUDA, of a cell with a fused operator, hands it to cuDNN directly).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from deepspeech_tt.nn.sequences import States, length_mask
+from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies import RecurrentCase, Strategy, choose
 
 if TYPE_CHECKING:
     from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
@@ -60,10 +62,13 @@ def run_packed(
     """torch's RNN ``forward`` on a PackedSequence; hx and the final state in caller's order."""
     data, batch_sizes, sorted_indices, unsorted_indices = packed
     steps, batch = len(batch_sizes), int(batch_sizes[0])
-    if data.is_cuda and rnn.cell.has_fused and set(_plan(rnn, steps, batch)) == {"reconstruct"}:
-        return _fused_packed(rnn, packed, hx)
+    state = _initial_state(rnn, data.new_empty(1, batch, data.size(-1)), hx)
+    plan = _plan(rnn, steps, batch)
+    if len(set(plan)) == 1:
+        packed_result = plan[0].run_packed(rnn, packed, state)
+        if packed_result is not None:
+            return packed_result
     padded, lengths = pad_packed_sequence(packed)  # (T, B, I) and (B,), caller's order
-    state = _initial_state(rnn, padded, hx)
     output, final = run_layers(
         rnn, padded, state, _checked_lengths(rnn, lengths, steps, batch, data)
     )
@@ -82,79 +87,41 @@ def run_layers(
     """
     steps, batch = x.shape[:2]
     plan = _plan(rnn, steps, batch)
-    if lengths is None and set(plan) == {"reconstruct"}:
-        weights = [w for direction in rnn.direction_weights() for w in direction.dense_weights()]
-        return rnn.cell.fused(
-            x, state, weights, has_bias=rnn.bias, num_layers=rnn.num_layers,
-            dropout=rnn.dropout, training=rnn.training, bidirectional=rnn.bidirectional,
-        )
+    if len(set(plan)) == 1:
+        stacked = plan[0].run_stack(rnn, x, state, lengths)
+        if stacked is not None:
+            return stacked
     finals: list[States] = []
     d = rnn.num_directions
     for layer, strategy in enumerate(plan):
         if layer > 0 and rnn.dropout > 0:
             x = F.dropout(x, rnn.dropout, rnn.training)
         layer_state = tuple(s[layer * d : (layer + 1) * d] for s in state)
-        x, layer_final = _run_layer(rnn, layer, strategy, x, layer_state, lengths, final_state)
+        x, layer_final = strategy.run_layer(rnn, layer, x, layer_state, lengths, final_state)
         finals.append(layer_final)
     return x, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
 
 
-def _run_layer(
-    rnn: FactorizedRNN, layer: int, strategy: str, x: Tensor, state: States,
-    lengths: Tensor | None, final_state: bool,
-) -> tuple[Tensor, States]:
-    """One layer, all directions: output (T, B, D * H), zero at padded steps; state (D, B, H)."""
-    directions = rnn.direction_weights(layer)
-    cell = rnn.cell
-    if strategy == "reconstruct" and lengths is None:
-        weights = [w for direction in directions for w in direction.dense_weights()]
-        return cell.fused(
-            x, state, weights, has_bias=rnn.bias, num_layers=1, dropout=0.0,
-            training=rnn.training, bidirectional=rnn.bidirectional,
+def layer_strategies(
+    rnn: FactorizedRNN, batch: int, steps: int, *, training: bool
+) -> tuple[Strategy, ...]:
+    """The strategy each layer runs with: its own, or ``auto``'s choice for the input."""
+    param = next(rnn.parameters())
+    chosen = []
+    for layer, name in enumerate(rnn.strategies):
+        first = rnn.direction_weights(layer)[0]
+        case = RecurrentCase(
+            param.device.type, param.dtype, rnn.spec.formats, first.weight_ih, first.weight_hh,
+            steps, batch, rnn.num_directions, training, rnn.cell.gate_ops, first.rebuild_macs(),
         )
-    outputs, finals = [], []
-    for index, direction in enumerate(directions):
-        reverse = index == 1
-        start = tuple(s[index] for s in state)  # (B, H) each
-        if strategy == "reconstruct" and lengths is not None:
-            out, final = cell.reconstructed_direction(
-                x, start, direction.dense_weights(), lengths, reverse=reverse,
-                final_state=final_state,
-            )
-        else:
-            out, final = cell.contracted_direction(
-                x, start, direction.weight_ih, direction.weight_hh, direction.bias_ih,
-                direction.bias_hh, lengths, reverse=reverse,
-            )
-        outputs.append(out)
-        finals.append(final)
-    output = torch.cat(outputs, dim=-1)  # (T, B, D * H)
-    if lengths is not None:
-        output = output.masked_fill(~length_mask(lengths, x.size(0)), 0.0)
-    return output, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        chosen.append(choose(name, case, lambda strategy, c: strategy.cost(c)))
+    return tuple(chosen)
 
 
-def _plan(rnn: FactorizedRNN, steps: int, batch: int) -> tuple[str, ...]:
-    plan = rnn.plan(batch, steps, training=torch.is_grad_enabled())
-    rnn.last_plan = (batch, steps, plan)
+def _plan(rnn: FactorizedRNN, steps: int, batch: int) -> tuple[Strategy, ...]:
+    plan = layer_strategies(rnn, batch, steps, training=torch.is_grad_enabled())
+    rnn.last_plan = (batch, steps, tuple(strategy.name for strategy in plan))
     return plan
-
-
-def _fused_packed(
-    rnn: FactorizedRNN, packed: PackedSequence, hx: States | None
-) -> tuple[PackedSequence, States]:
-    data, batch_sizes, sorted_indices, unsorted_indices = packed
-    state = _initial_state(rnn, data.new_empty(1, int(batch_sizes[0]), data.size(-1)), hx)
-    if sorted_indices is not None:
-        state = tuple(s.index_select(1, sorted_indices) for s in state)
-    weights = [w for direction in rnn.direction_weights() for w in direction.dense_weights()]
-    output, final = rnn.cell.fused_packed(
-        data, batch_sizes, state, weights, has_bias=rnn.bias, num_layers=rnn.num_layers,
-        dropout=rnn.dropout, training=rnn.training, bidirectional=rnn.bidirectional,
-    )
-    if unsorted_indices is not None:
-        final = tuple(s.index_select(1, unsorted_indices) for s in final)
-    return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), final
 
 
 def _initial_state(rnn: FactorizedRNN, x: Tensor, hx: States | None) -> States:

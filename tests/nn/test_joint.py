@@ -10,8 +10,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepspeech_tt.nn import FactorizedGRU, FactorizedLSTM
 from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
-from deepspeech_tt.nn.gru_cost import layer_cost
 from deepspeech_tt.nn.joint_layout import JointDirectionWeights
+from deepspeech_tt.nn.strategies import STRATEGIES, RecurrentCase
 from deepspeech_tt.tensor.registry import FORMATS
 
 CELLS = {"gru": (FactorizedGRU, nn.GRU), "lstm": (FactorizedLSTM, nn.LSTM)}
@@ -150,7 +150,12 @@ def test_the_cost_model_counts_one_rebuild_of_the_joint_matrix() -> None:
     assert isinstance(joint, JointDirectionWeights)
     assert joint.rebuild_macs() == joint.weight.flops_to_dense()
     columns = (joint.weight_ih, joint.weight_hh)  # each column block would count all of W
-    both = layer_cost(*columns, steps=100, batch=4, directions=1, training=True)
-    once = layer_cost(*columns, steps=100, batch=4, directions=1, training=True,
-                      rebuild_macs=joint.rebuild_macs())
-    assert once.reconstruct < both.reconstruct and once.contract == both.contract
+    both_rebuilds = sum(matrix.flops_to_dense() for matrix in columns)
+    both, once = (
+        RecurrentCase("cpu", torch.float32, ("ht", "ht"), *columns, steps=100, batch=4,
+                      directions=1, training=True, gate_ops=10, rebuild_macs=macs)
+        for macs in (both_rebuilds, joint.rebuild_macs())
+    )
+    reconstruct, contract = STRATEGIES["reconstruct"], STRATEGIES["contract"]
+    assert reconstruct.cost(once) < reconstruct.cost(both)
+    assert contract.cost(once) == contract.cost(both)

@@ -22,8 +22,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from deepspeech_tt.nn import FactorizedRNN, layer_class
 from deepspeech_tt.nn.cells import CELLS, Cell
 from deepspeech_tt.nn.cells.base import HiddenProduct
-from deepspeech_tt.nn.gru_cost import GATE_OPS
 from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies.rates import GATE_OPS
 from deepspeech_tt.tensor.registry import FORMATS
 
 STRATEGIES = ["reconstruct", "contract"]

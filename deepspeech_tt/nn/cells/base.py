@@ -1,7 +1,7 @@
 """What a recurrent cell is to a factorized layer: its gates, its state and its step.
 
 Everything else -- weights, layouts, strategies, the layer loop, lengths and packing -- is shared
-(``factorized_rnn``, ``gru_layout``, ``runner``, ``gru_cost``). A cell supplies:
+(``factorized_rnn``, ``gru_layout``, ``runner``, ``strategies``). A cell supplies:
 
 * its gates, by name, in the order they are stacked on the output side of every matrix (GRU
   r|z|n; LSTM i|f|g|o): a matrix has (gates x H) rows;

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from deepspeech_tt.nn.cells.base import Cell, HiddenProduct
-from deepspeech_tt.nn.gru_cost import GATE_OPS
 from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies.rates import GATE_OPS
 
 
 class GRUCell(Cell):

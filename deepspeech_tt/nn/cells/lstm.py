@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepspeech_tt.nn.cells.base import Cell, HiddenProduct
-from deepspeech_tt.nn.gru_cost import GATE_OPS
 from deepspeech_tt.nn.sequences import States, gather_last, length_mask
+from deepspeech_tt.nn.strategies.rates import GATE_OPS
 
 # The contract step's operations besides the product: the GRU's, plus the cell state to mask
 # and one more nonlinearity (counted, not measured).

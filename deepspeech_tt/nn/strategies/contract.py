@@ -1,0 +1,69 @@
+"""``contract``: never build a dense matrix; contract the factors with the inputs.
+
+A recurrent direction projects the inputs of all steps with the factorized W_ih in one batched
+product, then contracts h with W_hh's factors at every step of a Python loop. Fewer
+multiply-adds when ranks are small and matrices large, and the only option when the dense
+matrix must never exist; worth it for inference at batch size 1, rarely for training. A linear
+layer is the format's ``matmul``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies import rates
+from deepspeech_tt.nn.strategies.base import LinearCase, RecurrentCase, Strategy
+from deepspeech_tt.tensor.base import FactorizedMatrix
+
+if TYPE_CHECKING:
+    from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
+
+
+class ContractStrategy(Strategy):
+    """Contract inputs and states with the factors, never forming W; every case."""
+
+    name = "contract"
+
+    def cost(self, case: RecurrentCase) -> float:
+        loop = 1.0 + rates.LOOP_BACKWARD if case.training else 1.0
+        return case.directions * loop * contract_seconds(
+            case.weight_ih, case.weight_hh, steps=case.steps, batch=case.batch,
+            gate_ops=case.gate_ops,
+        )
+
+    def linear_cost(self, case: LinearCase) -> float:
+        macs = rates.CONTRACTION_SLOWDOWN * case.weight.flops_matmul(case.batch)
+        return macs / rates.GEMM_MACS_PER_S
+
+    def linear(self, x: Tensor, weight: FactorizedMatrix, bias: Tensor | None) -> Tensor:
+        y = weight.matmul(x)  # (..., out_features)
+        return y if bias is None else y + bias
+
+    def run_direction(
+        self, rnn: FactorizedRNN, direction: Direction, x: Tensor, state: States,
+        lengths: Tensor | None, *, reverse: bool, final_state: bool,
+    ) -> tuple[Tensor, States]:
+        return rnn.cell.contracted_direction(
+            x, state, direction.weight_ih, direction.weight_hh, direction.bias_ih,
+            direction.bias_hh, lengths, reverse=reverse,
+        )
+
+
+def contract_seconds(
+    weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
+    gate_ops: int = rates.GATE_OPS,
+) -> float:
+    """One direction, forward: batched input projection, then a Python loop over the steps.
+
+    ``gate_ops`` is the number of operations of one step besides the product (cell-dependent).
+    """
+    projection = weight_ih.flops_matmul(steps * batch) / rates.FACTOR_MACS_PER_S
+    product = max(
+        weight_hh.flops_matmul(batch) / rates.STEP_MACS_PER_S,
+        weight_hh.num_parameters() / rates.READ_VALUES_PER_S,
+    )
+    ops = gate_ops + rates.OPS_PER_FACTOR * len(list(weight_hh.parameters()))
+    return projection + steps * (product + ops * rates.OP_SECONDS)

@@ -1,0 +1,51 @@
+"""The rates of the cost model that ``auto`` uses to pick a strategy, shared by the strategies.
+
+The estimate is a time, from each format's multiply-add counts and a few rates:
+
+* dense matrix products inside the fused GRU run at GEMM speed, except that a per-step product
+  at small batch is bound by reading the whole matrix from memory (a matrix-vector product);
+* factor contractions (einsum steps on small, permuted tensors) and reconstructions run several
+  times slower per multiply-add than a GEMM;
+* every tensor operation that Python dispatches in the contract loop costs a fixed time.
+
+The rates were measured on the 2-core development CPU, fp32, at T = 200 (two threads unless
+said otherwise): a dense matrix-vector product of torch's GRU streams ~7 G values/s; its backward
+step at small batch costs about four such reads of the matrix (the weight gradient is an outer
+product written and accumulated at every step); batched factor contractions reach ~8 GMAC/s
+(one thread 3-8), rebuilding W ~10 GMAC/s; a contract step's product on cache-resident factors
+~40 GMAC/s plus ~5 us for each Python-dispatched operation (~10 for the gates, ~3 per factor);
+the contract loop's backward costs ~5 times its forward. They need only be right near the
+crossover, where either choice is within a few percent of the other;
+``FactorizedGRU(strategy=...)`` overrides the choice.
+
+The LSTM uses the same rates (its products are the GRU's with 4 gate blocks instead of 3, which
+the formats' counts include) with two more operations per contract step (``lstm_functional``).
+With lengths, its reconstruct strategy also recomputes the gates once for the final cell state;
+that forward-only GEMM is left out of the estimate.
+
+In the joint layout (``joint_layout``) the two matrices are column blocks of one: a rebuild
+counts that matrix once, and each contract product (the input projection with the hidden part
+zero, the step product with the input part zero) costs a product with the whole matrix.
+
+``FactorizedLinear`` counts a chain of small tensor contractions (``matmul``, ``to_dense``) as
+``CONTRACTION_SLOWDOWN`` = 4 times a GEMM's time per multiply-add: they reach about a quarter
+of a large GEMM's rate on the same CPU (measured on 768 x 256 and 3072 x 1024 layers, batch
+1-2048).
+"""
+
+from __future__ import annotations
+
+GEMM_MACS_PER_S = 50e9  # dense products of the fused GRU
+READ_VALUES_PER_S = 7e9  # a matrix-vector product streams its matrix from memory
+FUSED_BACKWARD_READS = 4.0  # a backward step at small batch: matrix reads of the same cost
+FACTOR_MACS_PER_S = 8e9  # batched contractions with factors: small-K GEMMs and permutes
+STEP_MACS_PER_S = 40e9  # one step's product with cache-resident factors
+REBUILD_MACS_PER_S = 10e9  # to_dense: memory-bound, its output is as large as W
+OP_SECONDS = 5e-6  # one tensor operation dispatched from Python
+GATE_OPS = 10  # operations of one contract step besides the product
+OPS_PER_FACTOR = 3  # operations of the product per factor tensor (GEMM, reshapes, permutes)
+# Backward time relative to forward time: the fused operator's projections and the rebuild
+# replay their products twice; the Python loop replays every small operation through autograd.
+FUSED_BACKWARD = 2.0
+LOOP_BACKWARD = 5.0
+CONTRACTION_SLOWDOWN = 4  # FactorizedLinear: GEMM multiply-adds per contraction multiply-add
