@@ -1,17 +1,16 @@
 """A linear layer whose weight is held in a compressed tensor format.
 
 ``FactorizedLinear`` is ``nn.Linear`` with W (out_features x in_features) stored in any format
-of :data:`deepspeech_tt.tensor.FORMATS`. It runs in one of two ways, or picks between them:
+of :data:`deepspeech_tt.tensor.FORMATS`. It runs with any registered strategy
+(``deepspeech_tt.nn.strategies``), as the recurrent layers do, or picks one per call:
 
 * ``"reconstruct"``: build W from its factors (``to_dense``), then ``F.linear`` -- one dense
   GEMM, the speed of ``nn.Linear`` plus one reconstruction per call;
 * ``"contract"``: contract the input with the factors (``matmul``), never forming W -- fewer
   multiply-adds for small ranks and small batches;
-* ``"auto"``: per call, the cheaper one for the call's batch (the number of input rows); the
-  batch size at which it switches is shown in the repr. The cost is counted in multiply-adds
-  of one dense GEMM: those of a chain of small tensor contractions (``matmul``, ``to_dense``)
-  weigh ``CONTRACTION_SLOWDOWN`` = 4 times more, as they reach about a quarter of a large
-  GEMM's rate on our 2-core CPU (measured on 768 x 256 and 3072 x 1024 layers, batch 1-2048).
+* ``"auto"``: per call, the cheapest strategy that supports the layer, for the call's batch
+  (the number of input rows); the batch size at which the choice switches is shown in the
+  repr. Costs are each strategy's ``linear_cost`` (see ``strategies.rates``).
 
 The layout follows tensorly-torch's ``FactorizedLinear`` (Kossaifi et al.), the TT layer that of
 Novikov et al., "Tensorizing neural networks", NeurIPS 2015.
@@ -23,14 +22,19 @@ import math
 from functools import cached_property
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepspeech_tt.nn.strategies import (
+    AUTO,
+    LinearCase,
+    Strategy,
+    check_strategy,
+    choose,
+    get_strategy,
+)
 from deepspeech_tt.tensor.base import FactorizedMatrix, Rank, Shape
 from deepspeech_tt.tensor.registry import get_format
 
-IMPLEMENTATIONS = ("auto", "reconstruct", "contract")
-CONTRACTION_SLOWDOWN = 4  # dense-GEMM multiply-adds per multiply-add of a small contraction
 _LARGEST_BATCH = 1 << 24  # beyond this "auto" stops looking for the switch-over batch size
 
 
@@ -45,7 +49,8 @@ class FactorizedLinear(nn.Module):
         rank: the format's rank (one int for every bond or mode, or a list).
         out_shape: factorisation of M, (m_1, ..., m_d); automatic when None.
         in_shape: factorisation of N, (n_1, ..., n_d); automatic when None.
-        implementation: "reconstruct", "contract" or "auto" (see the module docstring).
+        strategy: a registered strategy ("reconstruct", "contract") or "auto" (see the module
+            docstring).
         init_std: standard deviation of the initial W; None for ``nn.Linear``'s, 1/sqrt(3N).
 
     Shape:
@@ -55,15 +60,11 @@ class FactorizedLinear(nn.Module):
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True, format: str = "tt",
         rank: Rank = 8, *, out_shape: Shape = None, in_shape: Shape = None,
-        implementation: str = "auto", init_std: float | None = None,
+        strategy: str = "auto", init_std: float | None = None,
     ) -> None:
         super().__init__()
-        if implementation not in IMPLEMENTATIONS:
-            raise ValueError(
-                f"unknown implementation {implementation!r}; choose one of {IMPLEMENTATIONS}"
-            )
         self.in_features, self.out_features = in_features, out_features
-        self.format, self.implementation = format, implementation
+        self.format, self.strategy = format, check_strategy(strategy)
         self.weight: FactorizedMatrix = get_format(format)(
             out_features, in_features, rank, out_shape=out_shape, in_shape=in_shape,
             init_std=init_std,
@@ -76,11 +77,11 @@ class FactorizedLinear(nn.Module):
     @classmethod
     def from_linear(
         cls, linear: nn.Linear, format: str = "tt", rank: Rank = 8, *, out_shape: Shape = None,
-        in_shape: Shape = None, implementation: str = "auto",
+        in_shape: Shape = None, strategy: str = "auto",
     ) -> FactorizedLinear:
         """Compress a (trained) ``nn.Linear``: its weight by the format's ``from_dense``."""
         layer = cls(linear.in_features, linear.out_features, linear.bias is not None, format,
-                    rank, out_shape=out_shape, in_shape=in_shape, implementation=implementation)
+                    rank, out_shape=out_shape, in_shape=in_shape, strategy=strategy)
         layer.weight = get_format(format).from_dense(
             linear.weight, rank, out_shape=out_shape, in_shape=in_shape)
         if linear.bias is not None:
@@ -89,48 +90,48 @@ class FactorizedLinear(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch = x.numel() // max(x.shape[-1], 1)
-        if self.strategy(batch) == "reconstruct":
-            return F.linear(x, self.weight.to_dense(), self.bias)
-        y = self.weight.matmul(x)  # (..., out_features)
-        return y if self.bias is None else y + self.bias
+        return self.plan(batch).linear(x, self.weight, self.bias)
 
-    def strategy(self, batch: int) -> str:
-        """"reconstruct" or "contract": the fixed choice, or the cheaper one at this batch."""
-        if self.implementation != "auto":
-            return self.implementation
-        return "contract" if batch < self.switch_batch else "reconstruct"
+    def plan(self, batch: int) -> Strategy:
+        """The strategy of a call on ``batch`` rows: the fixed one, or ``auto``'s choice.
 
-    def cost(self, strategy: str, batch: int) -> int:
-        """Estimated cost of a forward pass on ``batch`` rows, in dense-GEMM multiply-adds."""
-        if strategy == "contract":
-            return CONTRACTION_SLOWDOWN * self.weight.flops_matmul(batch)
-        gemm = batch * self.out_features * self.in_features
-        return CONTRACTION_SLOWDOWN * self.weight.flops_to_dense() + gemm
+        Raises:
+            ValueError: the fixed strategy does not support the layer (or, under ``auto``,
+                none does).
+        """
+        param = next(self.weight.parameters())
+        case = LinearCase(param.device.type, param.dtype, (self.format,), self.weight, batch)
+        return choose(self.strategy, case, lambda strategy, c: strategy.linear_cost(c))
+
+    def cost(self, strategy: str, batch: int) -> float:
+        """Estimated seconds of a forward pass on ``batch`` rows with the strategy ``strategy``."""
+        param = next(self.weight.parameters())
+        case = LinearCase(param.device.type, param.dtype, (self.format,), self.weight, batch)
+        return get_strategy(strategy).linear_cost(case)
 
     @cached_property
     def switch_batch(self) -> int:
-        """The smallest batch at which reconstructing costs no more than contracting."""
+        """The smallest batch at which ``auto`` picks another strategy than at batch 1."""
+        first = self.plan(1)
         low, high = 1, 1
-        while self._contract_cheaper(high):  # double until reconstruct wins, then bisect
+        while self.plan(high) is first:  # double until the choice changes, then bisect
             if high >= _LARGEST_BATCH:
                 return _LARGEST_BATCH
             low, high = high, 2 * high
         while low < high:
             middle = (low + high) // 2
-            low, high = (middle + 1, high) if self._contract_cheaper(middle) else (low, middle)
+            low, high = (middle + 1, high) if self.plan(middle) is first else (low, middle)
         return high
 
-    def _contract_cheaper(self, batch: int) -> bool:
-        return self.cost("contract", batch) < self.cost("reconstruct", batch)
-
     def extra_repr(self) -> str:
-        choice = self.implementation
-        if choice == "auto" and self.switch_batch >= _LARGEST_BATCH:
-            choice = "auto: contract at every batch size"
-        elif choice == "auto" and self.switch_batch == 1:
-            choice = "auto: reconstruct at every batch size"
-        elif choice == "auto":
-            choice = f"auto: contract below batch {self.switch_batch}, else reconstruct"
+        choice = self.strategy
+        if choice == AUTO:
+            first, switch = self.plan(1).name, self.switch_batch
+            if switch >= _LARGEST_BATCH:
+                choice = f"auto: {first} at every batch size"
+            else:
+                then = self.plan(switch).name
+                choice = f"auto: {first} below batch {switch}, else {then}"
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, format={self.format!r}, "
-                f"implementation={choice!r}")
+                f"strategy={choice!r}")

@@ -16,12 +16,12 @@ def dense_linear(bias: bool = True) -> nn.Linear:
 
 
 @pytest.mark.parametrize("name", ALL_FORMATS)
-@pytest.mark.parametrize("implementation", ["reconstruct", "contract", "auto"])
-def test_from_linear_at_full_rank_matches_nn_linear(name: str, implementation: str) -> None:
+@pytest.mark.parametrize("strategy", ["reconstruct", "contract", "auto"])
+def test_from_linear_at_full_rank_matches_nn_linear(name: str, strategy: str) -> None:
     linear = dense_linear()
     layer = FactorizedLinear.from_linear(
         linear, name, full_rank(name, OUT_SHAPE, IN_SHAPE), out_shape=OUT_SHAPE,
-        in_shape=IN_SHAPE, implementation=implementation,
+        in_shape=IN_SHAPE, strategy=strategy,
     )
     x = torch.randn(4, 7, N, dtype=torch.float64)  # (B, T, N)
     torch.testing.assert_close(layer(x), linear(x), rtol=0, atol=1e-10)
@@ -34,15 +34,15 @@ def test_strategies_agree_on_outputs_and_gradients(name: str, bias: bool) -> Non
                                          in_shape=IN_SHAPE)
     x = torch.randn(5, N, dtype=torch.float64)
     results = {}
-    for implementation in ("reconstruct", "contract"):
-        layer.implementation = implementation
+    for strategy in ("reconstruct", "contract"):
+        layer.strategy = strategy
         x.grad = None
         layer.zero_grad()
         inputs = x.clone().requires_grad_()
         y = layer(inputs)
         (y * torch.linspace(-1, 1, M, dtype=torch.float64)).sum().backward()
         grads = [p.grad.clone() for p in layer.parameters()]  # type: ignore[union-attr]
-        results[implementation] = (y.detach(), inputs.grad, grads)
+        results[strategy] = (y.detach(), inputs.grad, grads)
     reconstructed, contracted = results["reconstruct"], results["contract"]
     torch.testing.assert_close(reconstructed[0], contracted[0], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(reconstructed[1], contracted[1], rtol=1e-12, atol=1e-12)
@@ -51,25 +51,25 @@ def test_strategies_agree_on_outputs_and_gradients(name: str, bias: bool) -> Non
 
 
 def test_auto_contracts_small_batches_and_reconstructs_large_ones() -> None:
-    layer = FactorizedLinear(1024, 3072, format="tt", rank=8, implementation="auto")
+    layer = FactorizedLinear(1024, 3072, format="tt", rank=8, strategy="auto")
     switch = layer.switch_batch
     assert 1 < switch < 10_000
-    assert layer.strategy(1) == "contract" and layer.strategy(switch - 1) == "contract"
-    assert layer.strategy(switch) == "reconstruct"
+    assert layer.plan(1).name == "contract" and layer.plan(switch - 1).name == "contract"
+    assert layer.plan(switch).name == "reconstruct"
     assert layer.cost("reconstruct", switch) <= layer.cost("contract", switch)
     assert f"contract below batch {switch}, else reconstruct" in repr(layer)
 
 
 def test_auto_on_a_dense_weight_always_reconstructs() -> None:
     layer = FactorizedLinear(64, 96, format="dense")
-    assert layer.strategy(1) == "reconstruct"
+    assert layer.plan(1).name == "reconstruct"
     assert "reconstruct at every batch size" in repr(layer)
 
 
-def test_fixed_implementation_is_shown_and_kept() -> None:
-    layer = FactorizedLinear(64, 96, format="cp", rank=3, implementation="contract")
-    assert layer.strategy(1_000_000) == "contract"
-    assert "implementation='contract'" in repr(layer) and "format='cp'" in repr(layer)
+def test_fixed_strategy_is_shown_and_kept() -> None:
+    layer = FactorizedLinear(64, 96, format="cp", rank=3, strategy="contract")
+    assert layer.plan(1_000_000).name == "contract"
+    assert "strategy='contract'" in repr(layer) and "format='cp'" in repr(layer)
 
 
 def test_layer_has_linear_shapes_and_default_init() -> None:
@@ -80,8 +80,8 @@ def test_layer_has_linear_shapes_and_default_init() -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match=r"unknown implementation 'fast'.*'contract'"):
-        FactorizedLinear(64, 96, implementation="fast")
+    with pytest.raises(ValueError, match=r"unknown strategy 'fast'.*'contract'"):
+        FactorizedLinear(64, 96, strategy="fast")
     with pytest.raises(ValueError, match=r"unknown tensor format 'ttm'"):
         FactorizedLinear(64, 96, format="ttm")
     with pytest.raises(ValueError, match=r"96 x 64 .*at most 16"):

@@ -91,6 +91,9 @@ class Strategy(ABC):
     dtypes: frozenset[torch.dtype] | None = None
     formats: frozenset[str] | None = None
 
+    def __repr__(self) -> str:
+        return f"<strategy {self.name!r}>"
+
     def supports(self, case: Case) -> bool:
         """Whether this strategy can run ``case`` (its device, dtype and every format)."""
         return (
