@@ -2,7 +2,7 @@
 
 A process killed while writing leaves the previous file at the path as it was (and at most a
 stray ``.<name>.*.tmp`` beside it). Checkpoints are written through the same ``replacing``
-(``deepspeech_tt.training.checkpoint.save_atomically``).
+(``deepspeech_tt.checkpoints.save_atomically``).
 """
 
 from __future__ import annotations

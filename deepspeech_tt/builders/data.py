@@ -33,6 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from deepspeech_tt.checkpoints import save_atomically
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.augment import SpecAugment
 from deepspeech_tt.data.cache import cached_manifest
@@ -45,7 +46,6 @@ from deepspeech_tt.data.tokenizer import (
     Tokenizer,
     tokenizer_from_state,
 )
-from deepspeech_tt.training.checkpoint import save_atomically
 from deepspeech_tt.training.data_module import BatchingSettings, SpeechDataModule
 
 log = logging.getLogger(__name__)

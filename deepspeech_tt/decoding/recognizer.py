@@ -17,16 +17,16 @@ from torch import Tensor
 
 from deepspeech_tt.builders import build_model
 from deepspeech_tt.builders.data import build_feature_extractor
-from deepspeech_tt.config import config_from_checkpoint
-from deepspeech_tt.data.features import FeatureExtractor
-from deepspeech_tt.data.tokenizer import Tokenizer, TokenizerError, tokenizer_from_state
-from deepspeech_tt.model import DeepSpeech2
-from deepspeech_tt.training.checkpoint import (
+from deepspeech_tt.checkpoints import (
     CHECKPOINT_KEY,
     CheckpointError,
     read_checkpoint,
     submodule_state,
 )
+from deepspeech_tt.config import config_from_checkpoint
+from deepspeech_tt.data.features import FeatureExtractor
+from deepspeech_tt.data.tokenizer import Tokenizer, TokenizerError, tokenizer_from_state
+from deepspeech_tt.model import DeepSpeech2
 
 __all__ = ["CheckpointError", "Recognizer", "load_recognizer"]
 

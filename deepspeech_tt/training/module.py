@@ -15,9 +15,10 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor, nn
 
+from deepspeech_tt.checkpoints import CHECKPOINT_KEY, FORMAT_VERSION
 from deepspeech_tt.data.dataset import Batch
 from deepspeech_tt.decoding.greedy import greedy_decode
-from deepspeech_tt.training.checkpoint import CHECKPOINT_KEY, FORMAT_VERSION, restore_rng, rng_state
+from deepspeech_tt.training.checkpoint import restore_rng, rng_state
 from deepspeech_tt.training.ctc import CTCLoss
 from deepspeech_tt.training.metrics import ErrorRate
 

@@ -28,12 +28,13 @@ from deepspeech_tt.builders import (
     total_optimizer_steps,
 )
 from deepspeech_tt.builders.data import build_augment, build_feature_extractor
+from deepspeech_tt.checkpoints import read_checkpoint
 from deepspeech_tt.config import check_config
 from deepspeech_tt.data.errors import DataError
 from deepspeech_tt.data.tokenizer import CharTokenizer
 from deepspeech_tt.model import count_parameters, describe_stack, model_summary, rnn_parameters
 from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
-from deepspeech_tt.training.checkpoint import check_resumable, read_checkpoint
+from deepspeech_tt.training.checkpoint import check_resumable
 from deepspeech_tt.training.data_module import SpeechDataModule
 from deepspeech_tt.training.module import SpeechRecognizer
 from deepspeech_tt.training.summary import write_run_summary

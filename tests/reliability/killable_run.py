@@ -19,8 +19,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from deepspeech_tt import checkpoints
 from deepspeech_tt.config import compose_config
-from deepspeech_tt.training import checkpoint
 from deepspeech_tt.training.run import train
 
 
@@ -47,7 +47,7 @@ def _kill_in_save(step: int) -> None:
             _die()
         save(obj, f, *args, **kwargs)
 
-    checkpoint.torch.save = saving  # type: ignore[assignment]
+    checkpoints.torch.save = saving  # type: ignore[assignment]
 
 
 def main() -> None:

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import torch
 
-from deepspeech_tt.decoding.cli import main as decode_main
-from deepspeech_tt.training import checkpoint
-from deepspeech_tt.training.checkpoint import (
+from deepspeech_tt import checkpoints
+from deepspeech_tt.checkpoints import (
     CheckpointError,
     DiskFullError,
     read_checkpoint,
     save_atomically,
 )
+from deepspeech_tt.decoding.cli import main as decode_main
 from tests.reliability.helpers import assert_one_line_error, train_py
 
 
@@ -207,7 +207,7 @@ def test_a_full_disk_is_one_error_naming_the_file_and_keeps_the_previous_one(
 
         save(obj, Full(), *args, **kwargs)
 
-    monkeypatch.setattr(checkpoint.torch, "save", disk_full)
+    monkeypatch.setattr(checkpoints.torch, "save", disk_full)
     with pytest.raises(DiskFullError, match=rf"{path}: no space left.*needs about [\d.]+ MiB"):
         save_atomically({"step": 2, "w": torch.zeros(20_000)}, path)
     monkeypatch.undo()

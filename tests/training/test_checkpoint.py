@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deepspeech_tt.training import checkpoint
+from deepspeech_tt import checkpoints
 from deepspeech_tt.training.checkpoint import AtomicCheckpointIO, restore_rng, rng_state
 
 
@@ -32,7 +32,7 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint(
         f.write(b"half a checkpoint")  # type: ignore[attr-defined]
         raise KeyboardInterrupt  # as a signal arriving mid-write
 
-    monkeypatch.setattr(checkpoint.torch, "save", killed)
+    monkeypatch.setattr(checkpoints.torch, "save", killed)
     with pytest.raises(KeyboardInterrupt):
         io.save_checkpoint({"step": 2, "w": torch.zeros(3)}, path)
     monkeypatch.undo()
