@@ -15,9 +15,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from deepspeech_tt.commands.train import train
 from deepspeech_tt.config import composition_error, register_configs
 from deepspeech_tt.errors import debugging, fail, reported
-from deepspeech_tt.training.run import train
 
 register_configs()
 

@@ -58,8 +58,8 @@ def short_run(
 ) -> Path:
     """A finished run directory: two epochs of a small tiny_tt-shaped model, validated each
     epoch, then tested; checkpoints, ``summary.json`` and TensorBoard events. Read-only."""
+    from deepspeech_tt.commands.train import train
     from deepspeech_tt.config import compose_config
-    from deepspeech_tt.training.run import train
 
     run_dir = tmp_path_factory.mktemp("run")
     overrides = [

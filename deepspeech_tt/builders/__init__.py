@@ -1,9 +1,16 @@
-"""Builders: the only code that reads the Hydra config; they return plain objects.
+"""Builders: the Hydra config in, plain objects out.
 
 ``build_data`` (corpus, manifests, tokenizer, feature statistics), ``build_model``
-(DeepSpeech2 with the configured GRU formats), ``build_optimizers`` (optimiser and schedule),
-``build_trainer`` (Lightning trainer, logger, checkpoints). ``deepspeech_tt.training.run.train``
-calls them in order.
+(DeepSpeech2 with the configured recurrent formats), ``build_optimizers`` (optimiser and
+schedule), ``build_trainer`` (Lightning trainer, logger, checkpoints).
+``deepspeech_tt.commands.train.train`` calls them in order; ``decoding.recognizer`` calls
+``build_model`` and ``build_feature_extractor`` to rebuild a checkpoint's recogniser.
+
+Who reads the config: the builders; ``deepspeech_tt.config`` (schema, composition, the value
+checks); the composition roots above them (``deepspeech_tt.commands``, ``decoding``'s CLI and
+recognizer); and ``training.checkpoint.check_resumable``, which compares a checkpoint's config
+with the run's. Models, layers, formats, the LightningModule and the data layer take plain
+arguments.
 """
 
 from deepspeech_tt.builders.data import PreparedData, build_data, build_datamodule

@@ -6,7 +6,7 @@ string settings, ranks (positive ints or lists of them, never a string such as `
 which would be read character by character), a BPE vocabulary large enough to spell every
 character, a time limit Lightning can read, and a ``resume=`` that names a local file. Whether
 a rank fits each layer's matrices is checked by building the model
-(``deepspeech_tt.training.run``), also before the data.
+(``deepspeech_tt.commands.train``), also before the data.
 
 Each failure is a ``ConfigError`` (a ``UserError``: one line, exit status 2) that names the key,
 the value and what is allowed.

@@ -20,8 +20,8 @@ import lightning.pytorch as pl
 import torch
 
 from deepspeech_tt import checkpoints
+from deepspeech_tt.commands.train import train
 from deepspeech_tt.config import compose_config
-from deepspeech_tt.training.run import train
 
 
 def _die() -> None:

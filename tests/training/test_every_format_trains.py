@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from deepspeech_tt.commands.train import train
 from deepspeech_tt.config import compose_config
-from deepspeech_tt.training.run import train
 
 pytestmark = pytest.mark.slow
 

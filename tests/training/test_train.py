@@ -19,13 +19,13 @@ from torch import nn
 from deepspeech_tt.builders import build_model
 from deepspeech_tt.builders.data import build_feature_extractor
 from deepspeech_tt.checkpoints import CHECKPOINT_KEY, read_checkpoint, submodule_state
+from deepspeech_tt.commands.train import train
 from deepspeech_tt.config import compose_config, config_from_checkpoint
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.manifest import read_manifest
 from deepspeech_tt.data.tokenizer import tokenizer_from_state
 from deepspeech_tt.decoding.greedy import greedy_decode
-from deepspeech_tt.training.run import train
 
 pytestmark = pytest.mark.slow
 
