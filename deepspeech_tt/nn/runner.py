@@ -106,16 +106,23 @@ def layer_strategies(
     rnn: FactorizedRNN, batch: int, steps: int, *, training: bool
 ) -> tuple[Strategy, ...]:
     """The strategy each layer runs with: its own, or ``auto``'s choice for the input."""
+    return tuple(
+        choose(name, layer_case(rnn, layer, batch, steps, training=training),
+               lambda strategy, case: strategy.cost(case))
+        for layer, name in enumerate(rnn.strategies)
+    )
+
+
+def layer_case(
+    rnn: FactorizedRNN, layer: int, batch: int, steps: int, *, training: bool
+) -> RecurrentCase:
+    """What a strategy is asked to run for ``layer`` on a (steps, batch) input."""
     param = next(rnn.parameters())
-    chosen = []
-    for layer, name in enumerate(rnn.strategies):
-        first = rnn.direction_weights(layer)[0]
-        case = RecurrentCase(
-            param.device.type, param.dtype, rnn.spec.formats, first.weight_ih, first.weight_hh,
-            steps, batch, rnn.num_directions, training, rnn.cell.gate_ops, first.rebuild_macs(),
-        )
-        chosen.append(choose(name, case, lambda strategy, c: strategy.cost(c)))
-    return tuple(chosen)
+    first = rnn.direction_weights(layer)[0]
+    return RecurrentCase(
+        param.device.type, param.dtype, rnn.spec.formats, first.weight_ih, first.weight_hh,
+        steps, batch, rnn.num_directions, training, rnn.cell.gate_ops, first.rebuild_macs(),
+    )
 
 
 def _plan(rnn: FactorizedRNN, steps: int, batch: int) -> tuple[Strategy, ...]:

@@ -1,9 +1,11 @@
 """Every registered cell's layer against its torch layer, across strategies, lengths, packing and
-every format: one suite, parametrised by ``case`` over ``cells.CELLS`` plus a toy cell.
+every format: one suite, parametrised by ``case`` over ``cells.CELLS`` plus a toy cell, and by
+``strategy`` over ``strategies.STRATEGIES`` plus a toy strategy.
 
-The toy, a minimal gated unit (``MGU_CELL`` below), is registered from this file by a fixture
-and removed after: it shows that a new cell gets every test by being registered. It has no
-torch layer, so the tests that compare with one skip it, saying so.
+The toy cell, a minimal gated unit (``MGU_CELL`` below), is registered from this file by a
+fixture and removed after: it shows that a new cell gets every test by being registered. It has
+no torch layer, so the tests that compare with one skip it, saying so. The toy strategy
+(``float64``, from ``conftest``) shows the same for a strategy.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from deepspeech_tt.nn import FactorizedRNN, layer_class
 from deepspeech_tt.nn.cells import CELLS, Cell
 from deepspeech_tt.nn.cells.base import HiddenProduct
 from deepspeech_tt.nn.sequences import States
+from deepspeech_tt.nn.strategies import STRATEGIES
 from deepspeech_tt.nn.strategies.rates import GATE_OPS
 from deepspeech_tt.tensor.registry import FORMATS
 
-STRATEGIES = ["reconstruct", "contract"]
+STRATEGY_NAMES = [*STRATEGIES, "float64"]  # "float64" is registered by its fixture
+assert STRATEGY_NAMES[0] == "reconstruct"  # the reference of the agreement test
 FACTORIZED = sorted(set(FORMATS) - {"dense"})
 # Small sizes with explicit factor shapes, so that every format has two modes per matrix:
 # input 8 = (2, 4); hidden 4 = (2, 2); G gates: G H = (2, 2 G); layer-1 input 8 = (2, 4).
@@ -114,6 +118,13 @@ def case(request: pytest.FixtureRequest) -> Case:
     return Case(CELLS[request.param], layer_class(request.param))
 
 
+@pytest.fixture(params=STRATEGY_NAMES)
+def strategy(request: pytest.FixtureRequest) -> str:
+    if request.param == "float64":
+        request.getfixturevalue("float64_strategy")
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
@@ -149,7 +160,6 @@ def test_an_unknown_cell_lists_the_registered_ones() -> None:
         layer_class("rnn")
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, False), (1, True), (3, True)])
 @pytest.mark.parametrize("with_state", [False, True])
@@ -166,7 +176,6 @@ def test_dense_weights_equal_torch(
     _assert_same(ours(x, hx), rnn(x, hx))
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_unbatched_input_equals_torch(case: Case, strategy: str) -> None:
     rnn = case.torch(input_size=5, hidden_size=6, bidirectional=True)
     ours = case.layer.from_torch(rnn, format="dense", strategy=strategy)
@@ -174,7 +183,6 @@ def test_unbatched_input_equals_torch(case: Case, strategy: str) -> None:
     _assert_same(ours(x, hx), rnn(x, hx))
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("enforce_sorted", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_packed_sequences_equal_torch(
@@ -191,7 +199,6 @@ def test_packed_sequences_equal_torch(
     _assert_same((got[0].data, got[1]), (want[0].data, want[1]))
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_padded_batch_equals_each_utterance_alone(
     case: Case, strategy: str, batch_first: bool
@@ -212,7 +219,6 @@ def test_padded_batch_equals_each_utterance_alone(
         assert not output[b, lengths[b] :].any()  # padding comes out zero
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_lengths_equal_packed_torch_including_gradients(case: Case, strategy: str) -> None:
     """Every final state with lengths (the LSTM's c_n: a closed form) and its gradients."""
     rnn = case.torch(input_size=5, hidden_size=6, num_layers=2, bidirectional=True)
@@ -233,7 +239,6 @@ def test_lengths_equal_packed_torch_including_gradients(case: Case, strategy: st
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_any_format_equals_torch_holding_its_dense_weights(
     case: Case, fmt: str, strategy: str
 ) -> None:
@@ -250,16 +255,17 @@ def test_any_format_equals_torch_holding_its_dense_weights(
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES[1:], indirect=True)  # against the first
 def test_strategies_agree_on_outputs_and_gradients(
-    case: Case, fmt: str, use_lengths: bool
+    case: Case, strategy: str, fmt: str, use_lengths: bool
 ) -> None:
     reconstruct = case.factorized(fmt, num_layers=2, bidirectional=True, strategy="reconstruct")
-    contract = copy.deepcopy(reconstruct)
-    contract.set_strategy("contract")
+    other = copy.deepcopy(reconstruct)
+    other.set_strategy(strategy)
     lengths = torch.tensor([5, 3]) if use_lengths else None
     x, hx = torch.randn(5, 2, 8, dtype=torch.double), case.state(4, 2, 4)
     results = []
-    for rnn in (reconstruct, contract):
+    for rnn in (reconstruct, other):
         xi = x.clone().requires_grad_()
         output, *finals = _flat(rnn(xi, hx, lengths=lengths))
         ramp = torch.linspace(-1, 1, output.numel(), dtype=torch.double).view_as(output)
@@ -270,7 +276,6 @@ def test_strategies_agree_on_outputs_and_gradients(
         torch.testing.assert_close(got, want)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_output_without_final_state_equals_forwards_with_its_gradients(
     case: Case, strategy: str
 ) -> None:
@@ -305,7 +310,6 @@ def test_contract_never_forms_the_dense_matrices(
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
-@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_gradcheck_with_lengths(case: Case, fmt: str, strategy: str) -> None:
     rnn = case.factorized(fmt, bidirectional=True, strategy=strategy)
     names = [name for name, _ in rnn.named_parameters()]
