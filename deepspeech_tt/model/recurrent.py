@@ -60,7 +60,8 @@ class RNNLayerSpec:
             "lowrank"), or a pair (input-to-hidden, hidden-to-hidden).
         rank: the format's rank, one int for every bond or a tuple; ignored by "dense".
         hh_rank: rank of the hidden-to-hidden matrices when it differs from ``rank``.
-        strategy: "reconstruct", "contract" or "auto" (see ``FactorizedGRU``).
+        strategy: a name in ``deepspeech_tt.nn.strategies.STRATEGIES`` ("reconstruct",
+            "contract") or "auto" (see ``FactorizedRNN``).
         layout: "separate", "joint" ([W_ih | W_hh] in one matrix) or None (joint for "ht").
         shared: share this layer's low-rank V (hidden-to-hidden) with the next layer's
             input-to-hidden matrix (see the module docstring).
