@@ -3,21 +3,33 @@
 Arguments are OmegaConf dot-list overrides of the dataclass below (``beam_size=100``,
 ``tune_lm_weights=[0,0.5,1]``); an unknown key or a value of the wrong type fails before
 anything is loaded, naming the key and listing the valid ones.
+
+The LM weight and word bonus of a search come from the command line, else from the pair
+``tune=true`` stored for the checkpoint and LM (``tuning_path``), else from the defaults.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from deepspeech_tt.decoding.beam import BeamSettings
 from deepspeech_tt.errors import UserError
 
+log = logging.getLogger(__name__)
+
 DECODERS = ("greedy", "beam", "beam_lm")
+DEFAULT_LM_WEIGHT = 0.5
+DEFAULT_WORD_SCORE = 0.0
 USAGE = "python decode.py checkpoint=<ckpt> audio=<file|dir|manifest|split> [key=value ...]"
 
 
@@ -83,3 +95,41 @@ def usage() -> str:
     """The keys with their defaults and comments, for ``decode.py --help``."""
     body = inspect.getsource(DecodeConfig).split("\n", 1)[1]
     return USAGE + "\n\n" + textwrap.dedent(body)
+
+
+def beam_settings(cfg: DictConfig, checkpoint: Path, lm: Path | None) -> BeamSettings:
+    """Command-line LM values first, then the tuned ones for this LM, then the defaults."""
+    tuned = _tuned(checkpoint, lm) if lm is not None and not cfg.tune else {}
+    weight = cfg.lm_weight if cfg.lm_weight is not None else tuned.get("lm_weight")
+    bonus = cfg.word_score if cfg.word_score is not None else tuned.get("word_score")
+    return search_settings(
+        cfg,
+        lm_weight=DEFAULT_LM_WEIGHT if weight is None else float(weight),
+        word_score=DEFAULT_WORD_SCORE if bonus is None else float(bonus),
+    )
+
+
+def search_settings(cfg: DictConfig, lm_weight: float, word_score: float) -> BeamSettings:
+    """The beam settings of ``cfg`` with the given LM weight and word bonus."""
+    return BeamSettings(
+        beam_size=cfg.beam_size, beam_size_token=cfg.beam_size_token,
+        beam_threshold=cfg.beam_threshold, lm_weight=lm_weight, word_score=word_score,
+    )  # fmt: skip
+
+
+def tuning_path(checkpoint: Path) -> Path:
+    """Where ``tune=true`` stores the best LM settings of ``checkpoint``."""
+    return checkpoint.with_name(f"{checkpoint.stem}.lm-tuning.json")
+
+
+def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
+    path = tuning_path(checkpoint)
+    if not path.is_file():
+        return {}
+    tuned = json.loads(path.read_text())
+    if tuned.get("lm") != str(lm.resolve()):
+        log.warning("%s was tuned with another LM (%s): using the defaults", path, tuned.get("lm"))
+        return {}
+    log.info("LM settings tuned on %s: lm_weight %s, word_score %s", tuned.get("audio"),
+             tuned["lm_weight"], tuned["word_score"])  # fmt: skip
+    return tuned

@@ -32,6 +32,7 @@ from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.errors import DataError, Problem, audio_problem
 from deepspeech_tt.data.manifest import Utterance
 from deepspeech_tt.decoding.beam import BeamSearchDecoder, BeamSettings
+from deepspeech_tt.decoding.config import beam_settings, search_settings, tuning_path
 from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.lm import LanguageModelError
@@ -39,9 +40,6 @@ from deepspeech_tt.decoding.recognizer import Recognizer, load_recognizer
 from deepspeech_tt.decoding.scoring import word_errors, write_results
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LM_WEIGHT = 0.5
-DEFAULT_WORD_SCORE = 0.0
 
 
 class Decoder(Protocol):
@@ -79,7 +77,7 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
         torch.set_num_threads(cfg.threads)
     recognizer = load_recognizer(cfg.checkpoint, cfg.device)
     lm = _lm_path(cfg, recognizer) if cfg.decoder == "beam_lm" else None
-    settings = _beam_settings(cfg, recognizer, lm)
+    settings = beam_settings(cfg, recognizer.path, lm)
     decoder = _decoder(cfg, recognizer, settings, lm)  # a bad LM fails here, before any audio
     inputs = find_utterances(cfg.audio, recognizer.config.data)
     problems = list(inputs.problems)
@@ -141,9 +139,9 @@ def tune(
     grid = []
     pairs = [(w, s) for w in cfg.tune_lm_weights for s in cfg.tune_word_scores]
     words = _extra_words(cfg)
-    loaded = BeamSearchDecoder(recognizer.tokenizer, _settings(cfg, 0.0, 0.0), lm, words)
+    loaded = BeamSearchDecoder(recognizer.tokenizer, search_settings(cfg, 0.0, 0.0), lm, words)
     for weight, bonus in tqdm(pairs, desc="tuning", unit="pair"):
-        decoder = loaded.with_settings(_settings(cfg, lm_weight=weight, word_score=bonus))
+        decoder = loaded.with_settings(search_settings(cfg, lm_weight=weight, word_score=bonus))
         hyps = [text for s in batches for text in decoder.decode(s.log_probs, s.lengths)]
         wer = word_errors(references, hyps).rate
         grid.append({"lm_weight": weight, "word_score": bonus, "wer": wer})
@@ -202,49 +200,12 @@ def _decoder(
     return BeamSearchDecoder(recognizer.tokenizer, settings, lm, _extra_words(cfg))
 
 
-def _beam_settings(cfg: DictConfig, recognizer: Recognizer, lm: Path | None) -> BeamSettings:
-    """Command-line LM values first, then the tuned ones for this LM, then the defaults."""
-    tuned = _tuned(recognizer.path, lm) if lm is not None and not cfg.tune else {}
-    weight = cfg.lm_weight if cfg.lm_weight is not None else tuned.get("lm_weight")
-    bonus = cfg.word_score if cfg.word_score is not None else tuned.get("word_score")
-    return _settings(
-        cfg,
-        lm_weight=DEFAULT_LM_WEIGHT if weight is None else float(weight),
-        word_score=DEFAULT_WORD_SCORE if bonus is None else float(bonus),
-    )
-
-
-def _settings(cfg: DictConfig, lm_weight: float, word_score: float) -> BeamSettings:
-    return BeamSettings(
-        beam_size=cfg.beam_size, beam_size_token=cfg.beam_size_token,
-        beam_threshold=cfg.beam_threshold, lm_weight=lm_weight, word_score=word_score,
-    )  # fmt: skip
-
-
-def _tuned(checkpoint: Path, lm: Path) -> dict[str, Any]:
-    path = tuning_path(checkpoint)
-    if not path.is_file():
-        return {}
-    tuned = json.loads(path.read_text())
-    if tuned.get("lm") != str(lm.resolve()):
-        log.warning("%s was tuned with another LM (%s): using the defaults", path, tuned.get("lm"))
-        return {}
-    log.info("LM settings tuned on %s: lm_weight %s, word_score %s", tuned.get("audio"),
-             tuned["lm_weight"], tuned["word_score"])  # fmt: skip
-    return tuned
-
-
 def _warn_on_edge(best: dict[str, Any], cfg: DictConfig) -> None:
     """A best value at the end of its grid may not be the best: say which grid to widen."""
     for key, grid in (("lm_weight", cfg.tune_lm_weights), ("word_score", cfg.tune_word_scores)):
         if len(grid) > 1 and best[key] in (min(grid), max(grid)):
             log.warning("best %s %s is at the end of tune_%ss=%s: a wider grid may do better",
                         key, best[key], key, list(grid))  # fmt: skip
-
-
-def tuning_path(checkpoint: Path) -> Path:
-    """Where ``tune=true`` stores the best LM settings of ``checkpoint``."""
-    return checkpoint.with_name(f"{checkpoint.stem}.lm-tuning.json")
 
 
 def _lm_path(cfg: DictConfig, recognizer: Recognizer) -> Path:
