@@ -75,7 +75,8 @@ class BeamSearchDecoder:
             KenLM binary, whose vocabulary is not read here).
 
     Raises:
-        LanguageModelError: the LM file is missing or malformed, or the lexicon is empty.
+        LanguageModelError: the LM file is missing or malformed (an ARPA file that fails its
+            check, a KenLM binary KenLM cannot load), or the lexicon is empty.
         ValueError: an LM with a non-character tokenizer.
     """
 
@@ -149,7 +150,11 @@ class BeamSearchDecoder:
         for word in vocabulary:
             words.add_entry(word)
         words.add_entry(UNK)
-        lm = KenLM(str(path), words)
+        try:
+            lm = KenLM(str(path), words)
+        except RuntimeError as error:  # KenLM's own checks, e.g. a damaged binary
+            reason = _kenlm_reason(error)
+            raise LanguageModelError(f"{path}: KenLM cannot load it: {reason}") from None
         return words, lm, self._spellings(vocabulary, words, lm)
 
     def _lexicon_decoder(self) -> LexiconDecoder:
@@ -204,6 +209,12 @@ def _lexicon(lm: Path, extra: Sequence[str], tokenizer: Tokenizer) -> list[str]:
     if not seen:
         raise LanguageModelError(f"{lm}: no words to build a lexicon from")
     return list(seen)
+
+
+def _kenlm_reason(error: RuntimeError) -> str:
+    """KenLM's explanation without its source location (``read_arpa.cc:62 in ... threw``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines[1:] or lines) or "unknown error"
 
 
 def _spellable(word: str, tokenizer: Tokenizer) -> bool:

@@ -237,7 +237,12 @@ def _scan_arpa(path: Path, unigrams: list[str] | None = None) -> list[int]:
     try:
         with _open_text(path) as lines:
             return _ArpaScanner(path, unigrams).scan(lines)
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        raise LanguageModelError(
+            f"{path}: not a language model: neither ARPA text (it is not UTF-8) nor a KenLM "
+            "binary (no KenLM header)"
+        ) from None
+    except (OSError, EOFError) as error:
         raise LanguageModelError(f"{path}: cannot read: {error}") from error
 
 
