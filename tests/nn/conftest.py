@@ -1,9 +1,11 @@
 """A toy strategy, registered by a fixture and removed after: a new strategy gets the suites of
-``test_rnn.py`` by being registered, and ``auto`` weighs it like the built-in ones."""
+``test_rnn.py`` by being registered, and ``auto`` weighs it like the built-in ones. Every test
+here sees the built-in rates of the cost model, whatever this machine has cached."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +13,7 @@ from torch import Tensor
 
 from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
 from deepspeech_tt.nn.sequences import States
-from deepspeech_tt.nn.strategies import STRATEGIES, LinearCase, RecurrentCase, Strategy
+from deepspeech_tt.nn.strategies import STRATEGIES, LinearCase, RecurrentCase, Strategy, rates
 from deepspeech_tt.tensor.base import FactorizedMatrix
 
 
@@ -59,3 +61,12 @@ def float64_strategy() -> Iterator[Float64Strategy]:
     STRATEGIES[toy.name] = toy
     yield toy
     del STRATEGIES[toy.name]
+
+
+@pytest.fixture(autouse=True)
+def _builtin_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An empty cache directory: ``rates.current()`` gives the built-in rates."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rates.current.cache_clear()
+    yield
+    rates.current.cache_clear()

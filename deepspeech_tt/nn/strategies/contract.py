@@ -36,7 +36,7 @@ class ContractStrategy(Strategy):
 
     def linear_cost(self, case: LinearCase) -> float:
         macs = rates.CONTRACTION_SLOWDOWN * case.weight.flops_matmul(case.batch)
-        return macs / rates.GEMM_MACS_PER_S
+        return macs / rates.current().gemm_macs_per_s
 
     def linear(self, x: Tensor, weight: FactorizedMatrix, bias: Tensor | None) -> Tensor:
         y = weight.matmul(x)  # (..., out_features)
@@ -60,10 +60,11 @@ def contract_seconds(
 
     ``gate_ops`` is the number of operations of one step besides the product (cell-dependent).
     """
-    projection = weight_ih.flops_matmul(steps * batch) / rates.FACTOR_MACS_PER_S
+    rate = rates.current()
+    projection = weight_ih.flops_matmul(steps * batch) / rate.factor_macs_per_s
     product = max(
-        weight_hh.flops_matmul(batch) / rates.STEP_MACS_PER_S,
-        weight_hh.num_parameters() / rates.READ_VALUES_PER_S,
+        weight_hh.flops_matmul(batch) / rate.step_macs_per_s,
+        weight_hh.num_parameters() / rate.read_values_per_s,
     )
     ops = gate_ops + rates.OPS_PER_FACTOR * len(list(weight_hh.parameters()))
-    return projection + steps * (product + ops * rates.OP_SECONDS)
+    return projection + steps * (product + ops * rate.op_seconds)

@@ -16,7 +16,9 @@ product written and accumulated at every step); batched factor contractions reac
 ~40 GMAC/s plus ~5 us for each Python-dispatched operation (~10 for the gates, ~3 per factor);
 the contract loop's backward costs ~5 times its forward. They need only be right near the
 crossover, where either choice is within a few percent of the other;
-``FactorizedGRU(strategy=...)`` overrides the choice.
+``FactorizedGRU(strategy=...)`` overrides the choice. ``python -m deepspeech_tt.nn.calibrate``
+times the rates (:class:`Rates`) on the machine at hand and caches them (:func:`cache_path`);
+:func:`current` gives the cached ones, or these built-in ones where none are cached.
 
 The LSTM uses the same rates (its products are the GRU's with 4 gate blocks instead of 3, which
 the formats' counts include) with two more operations per contract step (``lstm_functional``).
@@ -35,6 +37,13 @@ of a large GEMM's rate on the same CPU (measured on 768 x 256 and 3072 x 1024 la
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
 GEMM_MACS_PER_S = 50e9  # dense products of the fused GRU
 READ_VALUES_PER_S = 7e9  # a matrix-vector product streams its matrix from memory
 FUSED_BACKWARD_READS = 4.0  # a backward step at small batch: matrix reads of the same cost
@@ -49,3 +58,52 @@ OPS_PER_FACTOR = 3  # operations of the product per factor tensor (GEMM, reshape
 FUSED_BACKWARD = 2.0
 LOOP_BACKWARD = 5.0
 CONTRACTION_SLOWDOWN = 4  # FactorizedLinear: GEMM multiply-adds per contraction multiply-add
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The machine-dependent rates of the cost model (the constants above by default)."""
+
+    gemm_macs_per_s: float = GEMM_MACS_PER_S
+    read_values_per_s: float = READ_VALUES_PER_S
+    factor_macs_per_s: float = FACTOR_MACS_PER_S
+    step_macs_per_s: float = STEP_MACS_PER_S
+    rebuild_macs_per_s: float = REBUILD_MACS_PER_S
+    op_seconds: float = OP_SECONDS
+
+
+def cache_path() -> Path:
+    """``$XDG_CACHE_HOME/deepspeech-tt/rates.json``, or under ``~/.cache`` without it."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "deepspeech-tt" / "rates.json"
+
+
+def save(rates: Rates, path: Path | None = None) -> Path:
+    """Write ``rates`` as JSON to ``path`` (default :func:`cache_path`); returns the path."""
+    path = cache_path() if path is None else path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dataclasses.asdict(rates), indent=2) + "\n")
+    current.cache_clear()
+    return path
+
+
+def load(path: Path) -> Rates:
+    """The rates stored at ``path``; a rate the file lacks keeps its built-in value.
+
+    Raises:
+        ValueError: the file is not a JSON object of positive numbers named as in :class:`Rates`.
+    """
+    stored = json.loads(path.read_text())
+    names = {field.name for field in dataclasses.fields(Rates)}
+    if not isinstance(stored, dict) or not set(stored) <= names or not all(
+        isinstance(v, int | float) and v > 0 for v in stored.values()
+    ):
+        raise ValueError(f"{path}: expected positive rates named {sorted(names)}, got {stored}")
+    return Rates(**{name: float(value) for name, value in stored.items()})
+
+
+@lru_cache(maxsize=1)
+def current() -> Rates:
+    """The cached rates of this machine (:func:`cache_path`), or the built-in ones."""
+    path = cache_path()
+    return load(path) if path.is_file() else Rates()

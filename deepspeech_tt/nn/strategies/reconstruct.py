@@ -40,7 +40,7 @@ class ReconstructStrategy(Strategy):
         rows, columns = case.weight.shape
         gemm = case.batch * rows * columns
         macs = rates.CONTRACTION_SLOWDOWN * case.weight.flops_to_dense() + gemm
-        return macs / rates.GEMM_MACS_PER_S
+        return macs / rates.current().gemm_macs_per_s
 
     def linear(self, x: Tensor, weight: FactorizedMatrix, bias: Tensor | None) -> Tensor:
         return F.linear(x, weight.to_dense(), bias)
@@ -116,10 +116,11 @@ def reconstruct_seconds(
     hidden = weight_hh.in_features
     if rebuild_macs is None:
         rebuild_macs = weight_ih.flops_to_dense() + weight_hh.flops_to_dense()
-    rebuild = rebuild_macs / rates.REBUILD_MACS_PER_S
-    projection = steps * batch * gate_rows * inputs / rates.GEMM_MACS_PER_S
-    product = batch * gate_rows * hidden / rates.GEMM_MACS_PER_S
-    read = gate_rows * hidden / rates.READ_VALUES_PER_S
+    rate = rates.current()
+    rebuild = rebuild_macs / rate.rebuild_macs_per_s
+    projection = steps * batch * gate_rows * inputs / rate.gemm_macs_per_s
+    product = batch * gate_rows * hidden / rate.gemm_macs_per_s
+    read = gate_rows * hidden / rate.read_values_per_s
     forward = rebuild + projection + steps * max(product, read)
     if not training:
         return forward
