@@ -4,7 +4,8 @@ Utterances are decoded in batches of similar length (``batch_seconds`` of padded
 The real-time factor is wall time over audio time: ``rtf`` counts reading, features, the
 acoustic model and the search, ``rtf_search`` the search alone. Besides the files of
 ``deepspeech_tt.decoding.scoring``, each decode writes ``results-<name>.json`` (the figures
-``scripts/compare_runs.py`` gathers), where ``<name>`` is ``<audio name>-<decoder>``.
+``scripts/compare_runs.py`` gathers), where ``<name>`` is ``<audio name>-<decoder>``, and,
+when anything was left out, ``skipped-<name>.tsv``; a warning lists the same.
 
 ``tune=true`` (with ``decoder=beam_lm``, on the dev split) computes the acoustic scores once,
 decodes them with every (``lm_weight``, ``word_score``) pair of the grid, and stores the pair
@@ -37,7 +38,7 @@ from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.lm import LanguageModelError
 from deepspeech_tt.decoding.recognizer import Recognizer, load_recognizer
-from deepspeech_tt.decoding.scoring import word_errors, write_results
+from deepspeech_tt.decoding.scoring import word_errors, write_results, write_skipped
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,12 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
     inputs = find_utterances(cfg.audio, recognizer.config.data)
     problems = list(inputs.problems)
     out = Path(cfg.out) if cfg.out else _run_dir(recognizer.path) / "decode"
-    if cfg.tune:
-        return tune(cfg, recognizer, inputs.utterances, problems, lm)
     name = f"{inputs.name}-{cfg.decoder}"
+    if cfg.tune:
+        try:
+            return tune(cfg, recognizer, inputs.utterances, problems, lm)
+        finally:
+            _report_problems(problems, write_skipped(out, name, problems))
     ids, refs, hyps = [], [], []
     audio_seconds = model_seconds = search_seconds = 0.0
     for scores in acoustic_scores(recognizer, inputs.utterances, cfg.batch_seconds, problems):
@@ -96,7 +100,7 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
         ids += [row.id for row in scores.rows]
         refs += [row.text for row in scores.rows]
         hyps += texts
-    _report_problems(problems)
+    _report_problems(problems, write_skipped(out, name, problems))
     if not ids:
         raise DataError(f"audio={cfg.audio}: no utterance could be decoded")
     order = sorted(range(len(ids)), key=ids.__getitem__)
@@ -132,7 +136,6 @@ def tune(
     """Grid-search ``lm_weight`` x ``word_score`` by WER on ``rows``; store and return the best."""
     assert lm is not None
     batches = list(acoustic_scores(recognizer, rows, cfg.batch_seconds, problems))
-    _report_problems(problems)
     references = [row.text for scores in batches for row in scores.rows]
     if not any(references):
         raise DataError(f"audio={cfg.audio}: tuning needs references; use the dev split")
@@ -233,9 +236,10 @@ def _run_dir(checkpoint: Path) -> Path:
     return parent.parent if parent.name == "checkpoints" else parent
 
 
-def _report_problems(problems: Sequence[Problem]) -> None:
-    for problem in problems:
-        log.warning("skipped: %s", problem)
+def _report_problems(problems: Sequence[Problem], listing: Path | None) -> None:
+    if problems:
+        lines = "".join(f"\n  {problem}" for problem in problems)
+        log.warning("%d left out of the decode (listed in %s):%s", len(problems), listing, lines)
 
 
 def _log_summary(name: str, results: dict[str, Any], out: Path) -> None:

@@ -7,10 +7,12 @@ For a decode named ``<name>`` (e.g. ``test-beam_lm``), in the output directory::
     errs-<name>.txt          the WER line, then each utterance's alignment, errors marked as
                              (REF->HYP), (REF->*) for deletions and (*->HYP) for insertions
     wer-summary-<name>.txt   "%WER", "%CER" and the error counts
+    skipped-<name>.tsv       what was left out: "utterance<TAB>where<TAB>reason" lines under
+                             a header (unreadable audio, files passed over); only when any was
 
-The last three only where references exist. Rates are corpus-level (errors summed over all
-utterances, divided by the summed reference length), computed by jiwer; utterances without a
-reference are left out of the scores. Every file is written atomically.
+recogs, errs and wer-summary only where references exist. Rates are corpus-level (errors
+summed over all utterances, divided by the summed reference length), computed by jiwer;
+utterances without a reference are left out of the scores. Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import jiwer
 
 from deepspeech_tt.atomic import write_text
+from deepspeech_tt.data.errors import Problem
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,17 @@ def write_results(
     )
     write_text(out / f"wer-summary-{name}.txt", _summary(words, chars))
     return words, chars
+
+
+def write_skipped(out: Path, name: str, problems: Sequence[Problem]) -> Path | None:
+    """List ``problems`` in ``skipped-<name>.tsv``; None, and no stale list left, when none."""
+    path = out / f"skipped-{name}.tsv"
+    if not problems:
+        path.unlink(missing_ok=True)
+        return None
+    rows = [(p.utterance, p.where, p.reason) for p in problems]
+    lines = ["\t".join(" ".join(field.split()) for field in row) for row in rows]
+    return write_text(path, "utterance\twhere\treason\n" + "\n".join(lines) + "\n")
 
 
 def align(reference: str, hypothesis: str) -> str:

@@ -11,7 +11,9 @@ the checkpoint ``short_run`` trains.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepspeech_tt.data.errors import DataError
+from deepspeech_tt.data.testing import write_dummy_audio
 from deepspeech_tt.decoding import cli
 from deepspeech_tt.decoding.cli import main
+from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.lm import KENLM_MAGIC, LanguageModelError
 from deepspeech_tt.errors import DEBUG_VARIABLE, UserError
 from tests.reliability.helpers import ROOT, assert_one_line_error
@@ -45,6 +50,112 @@ def _skipped(out: Path, name: str) -> dict[str, str]:
     lines = (out / f"skipped-{name}.tsv").read_text().splitlines()
     assert lines[0] == "utterance\twhere\treason"
     return {where: reason for _, where, reason in (line.split("\t") for line in lines[1:])}
+
+
+# --- same stems --------------------------------------------------------------------------------
+
+
+def test_files_with_the_same_stem_get_different_ids(tmp_path: Path) -> None:
+    for name in ("clip.mp3", "clip.ogg", "a/take.wav", "b/take.wav", "solo.flac", "my song.wav"):
+        write_dummy_audio(tmp_path / name, 0.5)
+    found = find_utterances(str(tmp_path))
+    ids = {Path(row.audio).relative_to(tmp_path).as_posix(): row.id for row in found.utterances}
+    assert ids == {
+        "clip.mp3": "clip.mp3", "clip.ogg": "clip.ogg",  # stems collide: the file names
+        "a/take.wav": "a/take.wav", "b/take.wav": "b/take.wav",  # names too: the paths
+        "solo.flac": "solo",  # unique: the plain stem, as before
+        "my song.wav": "my_song",  # no whitespace inside an id of "<id> <text>" files
+    }  # fmt: skip
+
+
+def test_ids_that_still_collide_are_refused_naming_both(tmp_path: Path) -> None:
+    write_dummy_audio(tmp_path / "a b.wav", 0.5)
+    write_dummy_audio(tmp_path / "a_b.wav", 0.5)
+    with pytest.raises(DataError, match=r"a b\.wav and .*a_b\.wav: the same utterance id"):
+        find_utterances(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_decoding_two_clips_of_one_stem_keeps_both_results(
+    best: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clips = tmp_path / "clips"
+    write_dummy_audio(clips / "clip.mp3", 1.0, seed=1)
+    write_dummy_audio(clips / "clip.ogg", 1.5, seed=2)
+    assert main([f"checkpoint={best}", f"audio={clips}", f"out={tmp_path / 'out'}"]) == 0
+    printed = [line.split(" ", 1)[0] for line in capsys.readouterr().out.splitlines() if line]
+    assert printed == ["clip.mp3", "clip.ogg"]
+    written = (tmp_path / "out" / "transcripts-clips-greedy.txt").read_text().splitlines()
+    assert [line.split(" ", 1)[0] for line in written] == ["clip.mp3", "clip.ogg"]
+    results = _results(tmp_path / "out", "clips-greedy")
+    assert results["utterances"] == 2 and results["audio_seconds"] == pytest.approx(2.5)
+
+
+# --- files passed over -------------------------------------------------------------------------
+
+
+def test_a_plain_directory_lists_what_is_not_audio(tmp_path: Path) -> None:
+    write_dummy_audio(tmp_path / "clip.wav", 0.5)
+    (tmp_path / "notes.txt").write_text("who said what")
+    (tmp_path / "deep" / "README").parent.mkdir()
+    (tmp_path / "deep" / "README").write_text("")
+    found = find_utterances(str(tmp_path))
+    assert [row.id for row in found.utterances] == ["clip"]
+    assert {p.where: p.reason for p in found.problems} == {
+        str(tmp_path / "deep" / "README"): "passed over: not an audio file (no extension)",
+        str(tmp_path / "notes.txt"): "passed over: not an audio file (.txt)",
+    }
+
+
+def test_a_librispeech_split_lists_only_its_stray_files(tiny_corpus: Path, tmp_path: Path) -> None:
+    split = shutil.copytree(tiny_corpus / "test", tmp_path / "test")
+    chapter = next(split.glob("*/*"))
+    (split / "SPEAKERS.TXT").write_text("; metadata, part of a LibriSpeech download\n")
+    (chapter / "notes.txt").write_text("stray")
+    write_dummy_audio(split / "loose.flac", 0.5)  # not in a <speaker>/<chapter>/ directory
+    found = find_utterances(str(split))
+    assert len(found.utterances) == 4  # every transcribed recording, as before
+    assert sorted(p.where for p in found.problems) == [str(chapter / "notes.txt"),
+                                                       str(split / "loose.flac")]  # fmt: skip
+    assert all(p.reason.startswith("passed over: ") for p in found.problems)
+
+
+def test_a_kaldi_dir_lists_only_its_stray_files(tiny_corpus: Path, tmp_path: Path) -> None:
+    data_dir = shutil.copytree(tiny_corpus / "kaldi" / "test", tmp_path / "test")
+    (data_dir / "utt2dur").write_text("")  # Kaldi's own, though the reader does not need it
+    (data_dir / "text.orig").write_text("stray")
+    found = find_utterances(str(data_dir))
+    assert len(found.utterances) == 4
+    assert [p.where for p in found.problems] == [str(data_dir / "text.orig")]
+
+
+@pytest.mark.slow
+def test_passed_over_files_are_logged_once_and_listed_beside_the_results(
+    best: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clips = tmp_path / "clips"
+    write_dummy_audio(clips / "clip.flac", 1.0)
+    (clips / "notes.txt").write_text("who said what")
+    (clips / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    with caplog.at_level(logging.WARNING):
+        assert _decode(f"checkpoint={best}", f"audio={clips}", f"out={tmp_path / 'out'}") == 0
+    listed = _skipped(tmp_path / "out", "clips-greedy")
+    assert set(listed) == {str(clips / "notes.txt"), str(clips / "broken.wav")}
+    assert listed[str(clips / "notes.txt")] == "passed over: not an audio file (.txt)"
+    warnings = [r.getMessage() for r in caplog.records if "left out of the decode" in r.message]
+    assert len(warnings) == 1 and "notes.txt" in warnings[0] and "broken.wav" in warnings[0]
+    assert _results(tmp_path / "out", "clips-greedy")["skipped"] == 2
+
+
+@pytest.mark.slow
+def test_a_decode_with_nothing_left_out_leaves_no_stale_list(best: Path, tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    write_dummy_audio(clips / "clip.flac", 1.0)
+    (clips / "notes.txt").write_text("who said what")
+    assert _decode(f"checkpoint={best}", f"audio={clips}", f"out={tmp_path / 'out'}") == 0
+    (clips / "notes.txt").unlink()
+    assert _decode(f"checkpoint={best}", f"audio={clips}", f"out={tmp_path / 'out'}") == 0
+    assert not (tmp_path / "out" / "skipped-clips-greedy.tsv").exists()
 
 
 # --- a damaged language model ------------------------------------------------------------------
