@@ -122,6 +122,9 @@ class BeamSearchDecoder:
         texts = []
         for row, length in zip(emissions, lengths.tolist(), strict=True):
             frames = row[:length].contiguous()  # (T, V)
+            if length == 0:  # audio too short for one frame: nothing to search
+                texts.append("")
+                continue
             results = self._decoder.decode(frames.data_ptr(), frames.shape[0], frames.shape[1])
             texts.append(self._text(results[0]) if results else "")
         return texts

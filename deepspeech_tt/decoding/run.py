@@ -7,6 +7,15 @@ acoustic model and the search, ``rtf_search`` the search alone. Besides the file
 ``scripts/compare_runs.py`` gathers), where ``<name>`` is ``<audio name>-<decoder>``, and,
 when anything was left out, ``skipped-<name>.tsv``; a warning lists the same.
 
+An utterance is too short to decode when it has fewer feature frames than the model's first
+output frame reads (``conv.last_input_frame(0) + 1``; 6 frames, 0.075 s, for the tiny recipes'
+one convolution of time stride 3 over 25 ms windows, 16 frames, 0.17 s, for DeepSpeech2's
+two over 20 ms windows): every output frame then reads zero padding past the audio, input the
+model never met in training, and it emits nothing or noise. Such utterances are still decoded
+(those under one feature frame get no frames: an empty hypothesis), a warning names them,
+recogs marks each with a ``note=too short to decode: <seconds> s`` line and
+``results-*.json`` lists them under ``too_short`` (id: seconds).
+
 ``tune=true`` (with ``decoder=beam_lm``, on the dev split) computes the acoustic scores once,
 decodes them with every (``lm_weight``, ``word_score``) pair of the grid, and stores the pair
 of lowest WER in ``<checkpoint stem>.lm-tuning.json`` beside the checkpoint; later
@@ -65,6 +74,7 @@ class Scores:
     rows: list[Utterance]
     log_probs: Tensor  # (B, T, V)
     lengths: Tensor  # (B,)
+    samples: Tensor  # (B,) audio samples of each utterance
     seconds: float
 
 
@@ -90,6 +100,7 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
         finally:
             _report_problems(problems, write_skipped(out, name, problems))
     ids, refs, hyps = [], [], []
+    too_short: dict[str, float] = {}
     audio_seconds = model_seconds = search_seconds = 0.0
     for scores in acoustic_scores(recognizer, inputs.utterances, cfg.batch_seconds, problems):
         started = time.perf_counter()
@@ -100,17 +111,21 @@ def decode(cfg: DictConfig) -> dict[str, Any]:
         ids += [row.id for row in scores.rows]
         refs += [row.text for row in scores.rows]
         hyps += texts
+        too_short.update(_too_short(recognizer, scores))
     _report_problems(problems, write_skipped(out, name, problems))
     if not ids:
         raise DataError(f"audio={cfg.audio}: no utterance could be decoded")
+    _report_too_short(too_short, recognizer)
     order = sorted(range(len(ids)), key=ids.__getitem__)
     ids, refs, hyps = ([xs[i] for i in order] for xs in (ids, refs, hyps))
-    errors = write_results(out, name, ids, refs, hyps)
+    notes = {i: f"too short to decode: {seconds:.2f} s" for i, seconds in too_short.items()}
+    errors = write_results(out, name, ids, refs, hyps, notes)
     if cfg.print_transcripts:
         print("\n".join(f"{i} {h}" for i, h in zip(ids, hyps, strict=True)))
     results = {
         "checkpoint": str(recognizer.path.resolve()), "audio": cfg.audio, "split": inputs.name,
         "decoder": cfg.decoder, "utterances": len(ids), "skipped": len(problems),
+        "too_short": {i: round(seconds, 3) for i, seconds in sorted(too_short.items())},
         "audio_seconds": round(audio_seconds, 3),
         "wer": None if errors is None else errors[0].rate,
         "cer": None if errors is None else errors[1].rate,
@@ -179,8 +194,27 @@ def acoustic_scores(
                 continue
             lengths = torch.tensor([w.numel() for w in waves])
             audio = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
-            log_probs, out_lengths = recognizer.log_probs(audio, lengths)
-            yield Scores(kept, log_probs.cpu(), out_lengths.cpu(), time.perf_counter() - started)
+            log_probs, out_lengths = _log_probs(recognizer, audio, lengths)
+            yield Scores(kept, log_probs.cpu(), out_lengths.cpu(), lengths,
+                         time.perf_counter() - started)  # fmt: skip
+
+
+def _log_probs(recognizer: Recognizer, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """``recognizer.log_probs``, where audio shorter than one feature frame gets no frames.
+
+    The model needs at least one frame a row; those rows are left out of its batch.
+    """
+    framed = torch.as_tensor(recognizer.features.num_frames(lengths)) > 0  # (B,)
+    if framed.all():
+        return recognizer.log_probs(audio, lengths)
+    vocab, batch = recognizer.tokenizer.vocab_size, len(lengths)
+    if not framed.any():
+        return torch.zeros(batch, 0, vocab), torch.zeros_like(lengths)
+    some, some_lengths = recognizer.log_probs(audio[framed], lengths[framed])
+    log_probs = some.new_zeros(batch, some.shape[1], vocab)  # (B, T, V)
+    out_lengths = some_lengths.new_zeros(batch)
+    log_probs[framed.to(some.device)], out_lengths[framed.to(some.device)] = some, some_lengths
+    return log_probs, out_lengths
 
 
 def _batches(rows: Sequence[Utterance], batch_seconds: float) -> Iterator[list[Utterance]]:
@@ -234,6 +268,32 @@ def _run_dir(checkpoint: Path) -> Path:
     """The training run a checkpoint belongs to (``<run>/checkpoints/x.ckpt``), else its dir."""
     parent = checkpoint.resolve().parent
     return parent.parent if parent.name == "checkpoints" else parent
+
+
+def shortest_decodable(recognizer: Recognizer) -> int:
+    """The fewest audio samples the model decodes: those its first output frame reads.
+
+    That frame reads feature frames up to ``conv.last_input_frame(0)``; feature frame ``t``
+    ends at sample ``t * hop + window`` (see ``FeatureExtractor.num_frames``).
+    """
+    features = recognizer.features
+    return recognizer.model.conv.last_input_frame(0) * features.hop_length + features.win_length
+
+
+def _too_short(recognizer: Recognizer, scores: Scores) -> dict[str, float]:
+    """{id: seconds} of the utterances of ``scores`` shorter than ``shortest_decodable``."""
+    shortest, rate = shortest_decodable(recognizer), recognizer.features.sample_rate
+    samples = scores.samples.tolist()
+    return {row.id: n / rate for row, n in zip(scores.rows, samples, strict=True) if n < shortest}
+
+
+def _report_too_short(too_short: dict[str, float], recognizer: Recognizer) -> None:
+    if too_short:
+        seconds = shortest_decodable(recognizer) / recognizer.features.sample_rate
+        listed = ", ".join(f"{i} ({s:.2f} s)" for i, s in sorted(too_short.items()))
+        log.warning("%d utterances too short to decode (the model needs %.3f s), their "
+                    "hypotheses marked in the results: %s", len(too_short), seconds,
+                    listed)  # fmt: skip
 
 
 def _report_problems(problems: Sequence[Problem], listing: Path | None) -> None:

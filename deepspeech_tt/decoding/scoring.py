@@ -12,12 +12,14 @@ For a decode named ``<name>`` (e.g. ``test-beam_lm``), in the output directory::
 
 recogs, errs and wer-summary only where references exist. Rates are corpus-level (errors
 summed over all utterances, divided by the summed reference length), computed by jiwer;
-utterances without a reference are left out of the scores. Every file is written atomically.
+utterances without a reference are left out of the scores. A note on an utterance (such as
+``too short to decode: 0.05 s``) follows its hypothesis in recogs as an ``<id>:\tnote=<note>``
+line, so that the ``hyp=`` line stays the hypothesis alone. Every file is written atomically.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +67,9 @@ def _errors(
 
 
 def write_results(
-    out: Path, name: str, ids: Sequence[str], references: Sequence[str], hypotheses: Sequence[str]
-) -> tuple[Errors, Errors] | None:
+    out: Path, name: str, ids: Sequence[str], references: Sequence[str],
+    hypotheses: Sequence[str], notes: Mapping[str, str] | None = None,
+) -> tuple[Errors, Errors] | None:  # fmt: skip
     """Write the result files of one decode; returns (word, char) errors, None without references.
 
     Args:
@@ -75,6 +78,7 @@ def write_results(
         ids: utterance ids.
         references: normalised references ("" where unknown).
         hypotheses: the decoded transcripts.
+        notes: remarks on some utterances, by id, written into recogs.
     """
     lines = [f"{i} {h}".rstrip() for i, h in zip(ids, hypotheses, strict=True)]
     write_text(out / f"transcripts-{name}.txt", "\n".join(lines) + "\n")
@@ -83,7 +87,7 @@ def write_results(
         return None
     words = word_errors([r for _, r, _ in scored], [h for _, _, h in scored])
     chars = char_errors([r for _, r, _ in scored], [h for _, _, h in scored])
-    recogs = [f"{i}:\tref={r}\n{i}:\thyp={h}" for i, r, h in scored]
+    recogs = [_recog(i, r, h, (notes or {}).get(i)) for i, r, h in scored]
     write_text(out / f"recogs-{name}.txt", "\n".join(recogs) + "\n")
     alignments = [f"{i}:\t{align(r, h)}" for i, r, h in scored]
     write_text(
@@ -91,6 +95,11 @@ def write_results(
     )
     write_text(out / f"wer-summary-{name}.txt", _summary(words, chars))
     return words, chars
+
+
+def _recog(utterance: str, reference: str, hypothesis: str, note: str | None) -> str:
+    lines = [f"{utterance}:\tref={reference}", f"{utterance}:\thyp={hypothesis}"]
+    return "\n".join(lines + ([f"{utterance}:\tnote={note}"] if note else []))
 
 
 def write_skipped(out: Path, name: str, problems: Sequence[Problem]) -> Path | None:

@@ -20,13 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from deepspeech_tt.data.errors import DataError
+from deepspeech_tt.data.manifest import Utterance, write_manifest
 from deepspeech_tt.data.testing import write_dummy_audio
 from deepspeech_tt.decoding import cli
 from deepspeech_tt.decoding.cli import main
 from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.lm import KENLM_MAGIC, LanguageModelError
+from deepspeech_tt.decoding.recognizer import load_recognizer
+from deepspeech_tt.decoding.run import shortest_decodable
 from deepspeech_tt.errors import DEBUG_VARIABLE, UserError
 from tests.reliability.helpers import ROOT, assert_one_line_error
 
@@ -156,6 +160,52 @@ def test_a_decode_with_nothing_left_out_leaves_no_stale_list(best: Path, tmp_pat
     (clips / "notes.txt").unlink()
     assert _decode(f"checkpoint={best}", f"audio={clips}", f"out={tmp_path / 'out'}") == 0
     assert not (tmp_path / "out" / "skipped-clips-greedy.tsv").exists()
+
+
+# --- too short to decode -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_threshold_is_what_the_first_output_frame_reads(best: Path) -> None:
+    recognizer = load_recognizer(best)
+    shortest = shortest_decodable(recognizer)
+    needed = recognizer.model.conv.last_input_frame(0) + 1  # feature frames
+    assert recognizer.features.num_frames(shortest) == needed
+    assert recognizer.features.num_frames(shortest - 1) == needed - 1
+    assert shortest / recognizer.features.sample_rate == pytest.approx(0.075)  # the tiny recipe
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_too_short_utterances_are_named_and_marked(
+    best: Path, tiny_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, decoder: str
+) -> None:
+    source = sorted((tiny_corpus / "test").rglob("*.flac"))[0]
+    wave, rate = soundfile.read(source, dtype="float32")
+    rows = []
+    for name, samples in (("speech", len(wave)), ("short", 800), ("click", 160)):  # 16 kHz
+        path = tmp_path / f"{name}.wav"
+        soundfile.write(path, wave[:samples], rate)
+        rows.append(Utterance(id=name, audio=str(path), duration=samples / rate, text="HELLO",
+                              speaker="s"))  # fmt: skip
+    manifest = write_manifest(rows, tmp_path / "clips.jsonl")
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        code = _decode(f"checkpoint={best}", f"audio={manifest}", f"decoder={decoder}",
+                       f"out={out}", "beam_size=4")  # fmt: skip
+    assert code == 0  # the 0.01 s click has no feature frame, and no longer crashes the decode
+    name = f"clips-{decoder}"
+    assert _results(out, name)["too_short"] == {"click": 0.01, "short": 0.05}
+    warning = next(r.getMessage() for r in caplog.records if "too short" in r.message)
+    assert "click (0.01 s)" in warning and "short (0.05 s)" in warning and "speech" not in warning
+    recogs = (out / f"recogs-{name}.txt").read_text().splitlines()
+    assert "short:\tnote=too short to decode: 0.05 s" in recogs
+    assert "click:\tnote=too short to decode: 0.01 s" in recogs
+    assert not any(line.startswith("speech:\tnote=") for line in recogs)
+    hyps = {line.split(":")[0]: line.split("hyp=", 1)[1] for line in recogs if "\thyp=" in line}
+    assert hyps["click"] == ""  # the hyp= line stays the hypothesis alone
+    transcripts = (out / f"transcripts-{name}.txt").read_text().splitlines()
+    assert sorted(line.split(" ", 1)[0] for line in transcripts) == ["click", "short", "speech"]
 
 
 # --- a damaged language model ------------------------------------------------------------------
