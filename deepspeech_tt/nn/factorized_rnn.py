@@ -26,18 +26,17 @@ from torch.nn.utils.rnn import PackedSequence
 
 from deepspeech_tt.nn.cells import Cell
 from deepspeech_tt.nn.gru_layout import (
-    DirectionWeights,
     RecurrentSpec,
     build_direction,
     direction_from_dense,
     parse_formats,
 )
 from deepspeech_tt.nn.joint_layout import (
-    JointDirectionWeights,
     build_joint_direction,
     joint_from_dense,
     resolve_layout,
 )
+from deepspeech_tt.nn.layer import Direction
 from deepspeech_tt.nn.parameter_counts import dense_rnn_parameters
 from deepspeech_tt.nn.runner import layer_strategies, run_packed, run_padded
 from deepspeech_tt.nn.sequences import States
@@ -50,8 +49,6 @@ from deepspeech_tt.nn.torch_conversion import (
 from deepspeech_tt.tensor.base import Rank
 
 RNNType = TypeVar("RNNType", bound="FactorizedRNN")
-Direction = DirectionWeights | JointDirectionWeights
-"""The weights of one layer and direction, in the separate or the joint layout."""
 
 
 class FactorizedRNN(nn.Module):

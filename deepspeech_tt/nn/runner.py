@@ -16,22 +16,18 @@ torch's packed GRU (see ``sequences``), unless the stack's one strategy takes pa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from deepspeech_tt.nn.layer import RecurrentLayer
 from deepspeech_tt.nn.sequences import States
 from deepspeech_tt.nn.strategies import RecurrentCase, Strategy, choose
 
-if TYPE_CHECKING:
-    from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
-
 
 def run_padded(
-    rnn: FactorizedRNN, input: Tensor, hx: States | None, lengths: Tensor | None, *,
+    rnn: RecurrentLayer, input: Tensor, hx: States | None, lengths: Tensor | None, *,
     final_state: bool = True,
 ) -> tuple[Tensor, States]:
     """torch's RNN ``forward`` on a padded tensor (batched or not), plus optional lengths.
@@ -57,7 +53,7 @@ def run_padded(
 
 
 def run_packed(
-    rnn: FactorizedRNN, packed: PackedSequence, hx: States | None
+    rnn: RecurrentLayer, packed: PackedSequence, hx: States | None
 ) -> tuple[PackedSequence, States]:
     """torch's RNN ``forward`` on a PackedSequence; hx and the final state in caller's order."""
     data, batch_sizes, sorted_indices, unsorted_indices = packed
@@ -78,7 +74,7 @@ def run_packed(
 
 
 def run_layers(
-    rnn: FactorizedRNN, x: Tensor, state: States, lengths: Tensor | None, *,
+    rnn: RecurrentLayer, x: Tensor, state: States, lengths: Tensor | None, *,
     final_state: bool = True,
 ) -> tuple[Tensor, States]:
     """All layers on x (T, B, I) from a state of (L * D, B, H) tensors.
@@ -103,7 +99,7 @@ def run_layers(
 
 
 def layer_strategies(
-    rnn: FactorizedRNN, batch: int, steps: int, *, training: bool
+    rnn: RecurrentLayer, batch: int, steps: int, *, training: bool
 ) -> tuple[Strategy, ...]:
     """The strategy each layer runs with: its own, or ``auto``'s choice for the input."""
     return tuple(
@@ -114,7 +110,7 @@ def layer_strategies(
 
 
 def layer_case(
-    rnn: FactorizedRNN, layer: int, batch: int, steps: int, *, training: bool
+    rnn: RecurrentLayer, layer: int, batch: int, steps: int, *, training: bool
 ) -> RecurrentCase:
     """What a strategy is asked to run for ``layer`` on a (steps, batch) input."""
     param = next(rnn.parameters())
@@ -125,13 +121,13 @@ def layer_case(
     )
 
 
-def _plan(rnn: FactorizedRNN, steps: int, batch: int) -> tuple[Strategy, ...]:
+def _plan(rnn: RecurrentLayer, steps: int, batch: int) -> tuple[Strategy, ...]:
     plan = layer_strategies(rnn, batch, steps, training=torch.is_grad_enabled())
     rnn.last_plan = (batch, steps, tuple(strategy.name for strategy in plan))
     return plan
 
 
-def _initial_state(rnn: FactorizedRNN, x: Tensor, hx: States | None) -> States:
+def _initial_state(rnn: RecurrentLayer, x: Tensor, hx: States | None) -> States:
     """hx checked against x (T, B, I), or zeros: a tuple of (L * D, B, H) tensors."""
     if x.size(-1) != rnn.input_size:
         raise RuntimeError(
@@ -154,7 +150,7 @@ def _initial_state(rnn: FactorizedRNN, x: Tensor, hx: States | None) -> States:
 
 
 def _checked_lengths(
-    rnn: FactorizedRNN, lengths: Tensor | None, steps: int, batch: int, like: Tensor
+    rnn: RecurrentLayer, lengths: Tensor | None, steps: int, batch: int, like: Tensor
 ) -> Tensor | None:
     """Lengths as an int64 tensor on ``like``'s device; None when every sequence fills all T."""
     if lengths is None:
@@ -171,5 +167,5 @@ def _checked_lengths(
     return None if low == steps else lengths.to(device=like.device, dtype=torch.int64)
 
 
-def _name(rnn: FactorizedRNN) -> str:
+def _name(rnn: RecurrentLayer) -> str:
     return type(rnn).__name__

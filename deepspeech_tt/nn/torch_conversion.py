@@ -4,15 +4,13 @@ the weights of one layer and direction as torch names them, and the dense torch 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import torch
 from torch import Tensor, nn
 
 from deepspeech_tt.nn.cells import Cell
-
-if TYPE_CHECKING:
-    from deepspeech_tt.nn.factorized_rnn import FactorizedRNN
+from deepspeech_tt.nn.layer import RecurrentLayer
 
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # torch's order per direction
 
@@ -38,7 +36,7 @@ def torch_direction_weights(rnn: nn.RNNBase, layer: int, direction: int) -> list
     return [getattr(rnn, name + _suffix(layer, direction)).detach() for name in names]
 
 
-def torch_layer(module: FactorizedRNN) -> nn.RNNBase:
+def torch_layer(module: RecurrentLayer) -> nn.RNNBase:
     """The cell's torch layer of ``module``'s sizes, holding its reconstructed weights."""
     param = next(module.parameters())
     make = cast(Callable[..., nn.RNNBase], torch_class(type(module).__name__, module.cell))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
+from deepspeech_tt.nn.layer import Direction, RecurrentLayer
 from deepspeech_tt.nn.sequences import States
 from deepspeech_tt.nn.strategies import STRATEGIES, LinearCase, RecurrentCase, Strategy, rates
 from deepspeech_tt.tensor.base import FactorizedMatrix
@@ -41,7 +41,7 @@ class Float64Strategy(Strategy):
         return (y if bias is None else y + bias.double()).to(x.dtype)
 
     def run_direction(
-        self, rnn: FactorizedRNN, direction: Direction, x: Tensor, state: States,
+        self, rnn: RecurrentLayer, direction: Direction, x: Tensor, state: States,
         lengths: Tensor | None, *, reverse: bool, final_state: bool,
     ) -> tuple[Tensor, States]:
         if lengths is None:

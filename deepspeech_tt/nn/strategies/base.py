@@ -19,17 +19,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
+from deepspeech_tt.nn.layer import Direction, RecurrentLayer
 from deepspeech_tt.nn.sequences import States, length_mask
 from deepspeech_tt.tensor.base import FactorizedMatrix
-
-if TYPE_CHECKING:
-    from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,7 @@ class Strategy(ABC):
 
     @abstractmethod
     def run_direction(
-        self, rnn: FactorizedRNN, direction: Direction, x: Tensor, state: States,
+        self, rnn: RecurrentLayer, direction: Direction, x: Tensor, state: States,
         lengths: Tensor | None, *, reverse: bool, final_state: bool,
     ) -> tuple[Tensor, States]:
         """One direction of a layer on x (T, B, I) from a state of (B, H) tensors.
@@ -135,7 +133,7 @@ class Strategy(ABC):
         """
 
     def run_layer(
-        self, rnn: FactorizedRNN, layer: int, x: Tensor, state: States, lengths: Tensor | None,
+        self, rnn: RecurrentLayer, layer: int, x: Tensor, state: States, lengths: Tensor | None,
         final_state: bool,
     ) -> tuple[Tensor, States]:
         """One layer, all directions: output (T, B, D * H), zero at padded steps; (D, B, H)."""
@@ -153,7 +151,7 @@ class Strategy(ABC):
         return output, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
 
     def run_stack(
-        self, rnn: FactorizedRNN, x: Tensor, state: States, lengths: Tensor | None
+        self, rnn: RecurrentLayer, x: Tensor, state: States, lengths: Tensor | None
     ) -> tuple[Tensor, States] | None:
         """Every layer at once, when all run this way; None to run them layer by layer.
 
@@ -162,7 +160,7 @@ class Strategy(ABC):
         return None
 
     def run_packed(
-        self, rnn: FactorizedRNN, packed: PackedSequence, state: States
+        self, rnn: RecurrentLayer, packed: PackedSequence, state: States
     ) -> tuple[PackedSequence, States] | None:
         """Every layer on packed input, when all run this way; None to unpack and run padded.
 

@@ -9,17 +9,13 @@ layer is the format's ``matmul``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from torch import Tensor
 
+from deepspeech_tt.nn.layer import Direction, RecurrentLayer
 from deepspeech_tt.nn.sequences import States
 from deepspeech_tt.nn.strategies import rates
 from deepspeech_tt.nn.strategies.base import LinearCase, RecurrentCase, Strategy
 from deepspeech_tt.tensor.base import FactorizedMatrix
-
-if TYPE_CHECKING:
-    from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
 
 
 class ContractStrategy(Strategy):
@@ -43,7 +39,7 @@ class ContractStrategy(Strategy):
         return y if bias is None else y + bias
 
     def run_direction(
-        self, rnn: FactorizedRNN, direction: Direction, x: Tensor, state: States,
+        self, rnn: RecurrentLayer, direction: Direction, x: Tensor, state: States,
         lengths: Tensor | None, *, reverse: bool, final_state: bool,
     ) -> tuple[Tensor, States]:
         return rnn.cell.contracted_direction(

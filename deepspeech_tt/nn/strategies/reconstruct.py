@@ -9,20 +9,17 @@ rebuilds W and runs one GEMM.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
+from deepspeech_tt.nn.layer import Direction, RecurrentLayer
 from deepspeech_tt.nn.sequences import States
 from deepspeech_tt.nn.strategies import rates
 from deepspeech_tt.nn.strategies.base import LinearCase, RecurrentCase, Strategy
 from deepspeech_tt.tensor.base import FactorizedMatrix
-
-if TYPE_CHECKING:
-    from deepspeech_tt.nn.factorized_rnn import Direction, FactorizedRNN
 
 
 class ReconstructStrategy(Strategy):
@@ -46,7 +43,7 @@ class ReconstructStrategy(Strategy):
         return F.linear(x, weight.to_dense(), bias)
 
     def run_direction(
-        self, rnn: FactorizedRNN, direction: Direction, x: Tensor, state: States,
+        self, rnn: RecurrentLayer, direction: Direction, x: Tensor, state: States,
         lengths: Tensor | None, *, reverse: bool, final_state: bool,
     ) -> tuple[Tensor, States]:
         if lengths is None:  # every sequence has all T steps
@@ -57,7 +54,7 @@ class ReconstructStrategy(Strategy):
         )
 
     def run_layer(
-        self, rnn: FactorizedRNN, layer: int, x: Tensor, state: States, lengths: Tensor | None,
+        self, rnn: RecurrentLayer, layer: int, x: Tensor, state: States, lengths: Tensor | None,
         final_state: bool,
     ) -> tuple[Tensor, States]:
         if lengths is not None:
@@ -69,7 +66,7 @@ class ReconstructStrategy(Strategy):
         )
 
     def run_stack(
-        self, rnn: FactorizedRNN, x: Tensor, state: States, lengths: Tensor | None
+        self, rnn: RecurrentLayer, x: Tensor, state: States, lengths: Tensor | None
     ) -> tuple[Tensor, States] | None:
         if lengths is not None:
             return None
@@ -80,7 +77,7 @@ class ReconstructStrategy(Strategy):
         )
 
     def run_packed(
-        self, rnn: FactorizedRNN, packed: PackedSequence, state: States
+        self, rnn: RecurrentLayer, packed: PackedSequence, state: States
     ) -> tuple[PackedSequence, States] | None:
         """cuDNN takes packed data directly; on CPU, unpacking is faster (see ``sequences``)."""
         data, batch_sizes, sorted_indices, unsorted_indices = packed
