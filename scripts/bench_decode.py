@@ -26,7 +26,7 @@ from deepspeech_tt.decoding.beam import BeamSearchDecoder, BeamSettings
 from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.recognizer import load_recognizer
 from deepspeech_tt.decoding.run import Decoder, GreedyDecoder, Scores, acoustic_scores
-from deepspeech_tt.decoding.scoring import word_errors
+from deepspeech_tt.evaluation.error_rates import word_errors
 
 
 def main() -> None:

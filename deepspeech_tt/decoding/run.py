@@ -43,11 +43,11 @@ from deepspeech_tt.data.errors import DataError, Problem, audio_problem
 from deepspeech_tt.data.manifest import Utterance
 from deepspeech_tt.decoding.beam import BeamSearchDecoder, BeamSettings
 from deepspeech_tt.decoding.config import beam_settings, search_settings, tuning_path
-from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.decoding.inputs import find_utterances
 from deepspeech_tt.decoding.lm import LanguageModelError
 from deepspeech_tt.decoding.recognizer import Recognizer, load_recognizer
 from deepspeech_tt.decoding.scoring import word_errors, write_results, write_skipped
+from deepspeech_tt.evaluation.greedy import greedy_decode
 
 log = logging.getLogger(__name__)
 

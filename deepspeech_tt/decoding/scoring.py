@@ -11,7 +11,8 @@ For a decode named ``<name>`` (e.g. ``test-beam_lm``), in the output directory::
                              a header (unreadable audio, files passed over); only when any was
 
 recogs, errs and wer-summary only where references exist. Rates are corpus-level (errors
-summed over all utterances, divided by the summed reference length), computed by jiwer;
+summed over all utterances, divided by the summed reference length:
+``deepspeech_tt.evaluation.error_rates``, which training's dev and test scores count with too);
 utterances without a reference are left out of the scores. A note on an utterance (such as
 ``too short to decode: 0.05 s``) follows its hypothesis in recogs as an ``<id>:\tnote=<note>``
 line, so that the ``hyp=`` line stays the hypothesis alone. Every file is written atomically.
@@ -19,51 +20,16 @@ line, so that the ``hyp=`` line stays the hypothesis alone. Every file is writte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import jiwer
 
 from deepspeech_tt.atomic import write_text
 from deepspeech_tt.data.errors import Problem
+from deepspeech_tt.evaluation.error_rates import Errors, char_errors, word_errors
 
-
-@dataclass(frozen=True)
-class Errors:
-    """Edit counts of a set of hypotheses against their references."""
-
-    substitutions: int
-    deletions: int
-    insertions: int
-    reference_length: int
-
-    @property
-    def rate(self) -> float:
-        edits = self.substitutions + self.deletions + self.insertions
-        return edits / max(self.reference_length, 1)
-
-
-def word_errors(references: Sequence[str], hypotheses: Sequence[str]) -> Errors:
-    """Word edits of ``hypotheses`` against non-empty ``references`` (pairwise)."""
-    return _errors(jiwer.process_words, references, hypotheses)
-
-
-def char_errors(references: Sequence[str], hypotheses: Sequence[str]) -> Errors:
-    """Character edits (spaces count as characters) against non-empty ``references``."""
-    return _errors(jiwer.process_characters, references, hypotheses)
-
-
-def _errors(
-    process: Callable[..., Any], references: Sequence[str], hypotheses: Sequence[str]
-) -> Errors:
-    pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r.strip()]
-    if not pairs:
-        return Errors(0, 0, 0, 0)
-    out = process([r for r, _ in pairs], [h for _, h in pairs])
-    return Errors(out.substitutions, out.deletions, out.insertions,
-                  out.substitutions + out.deletions + out.hits)  # fmt: skip
+__all__ = ["Errors", "align", "char_errors", "word_errors", "write_results", "write_skipped"]
 
 
 def write_results(

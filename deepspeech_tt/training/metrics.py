@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from deepspeech_tt.decoding.scoring import char_errors, word_errors
+from deepspeech_tt.evaluation.error_rates import char_errors, word_errors
 
 
 class ErrorRate(Metric):

@@ -1,7 +1,7 @@
 """The LightningModule: wires features, model, loss, decoding and metrics; owns none of them.
 
 Each piece lives in its own module (``deepspeech_tt.data.features``, ``deepspeech_tt.model``,
-``training.ctc``, ``decoding.greedy``, ``training.metrics``); this class only says what a
+``training.ctc``, ``evaluation.greedy``, ``training.metrics``); this class only says what a
 training step and a validation step are, and what a checkpoint carries besides the weights.
 """
 
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from deepspeech_tt.checkpoints import CHECKPOINT_KEY, FORMAT_VERSION
 from deepspeech_tt.data.dataset import Batch
-from deepspeech_tt.decoding.greedy import greedy_decode
+from deepspeech_tt.evaluation.greedy import greedy_decode
 from deepspeech_tt.training.checkpoint import restore_rng, rng_state
 from deepspeech_tt.training.ctc import CTCLoss
 from deepspeech_tt.training.metrics import ErrorRate

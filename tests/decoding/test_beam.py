@@ -10,8 +10,8 @@ import torch
 
 from deepspeech_tt.data.tokenizer import BpeTokenizer, CharTokenizer
 from deepspeech_tt.decoding.beam import BeamSearchDecoder, BeamSettings
-from deepspeech_tt.decoding.greedy import greedy_decode
 from deepspeech_tt.decoding.lm import LanguageModelError, write_arpa
+from deepspeech_tt.evaluation.greedy import greedy_decode
 
 CHARS = CharTokenizer()
 

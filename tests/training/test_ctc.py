@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from deepspeech_tt.decoding.greedy import greedy_decode
+from deepspeech_tt.evaluation.greedy import greedy_decode
 from deepspeech_tt.training.ctc import CTCLoss, frames_needed
 
 

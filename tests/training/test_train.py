@@ -25,7 +25,7 @@ from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.features import FeatureExtractor
 from deepspeech_tt.data.manifest import read_manifest
 from deepspeech_tt.data.tokenizer import tokenizer_from_state
-from deepspeech_tt.decoding.greedy import greedy_decode
+from deepspeech_tt.evaluation.greedy import greedy_decode
 
 pytestmark = pytest.mark.slow
 
