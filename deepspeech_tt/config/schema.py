@@ -80,7 +80,7 @@ class RNNLayerConfig:
     format: str | None = None  # this layer's format; null: rnn.format
     rank: Any = None  # this layer's rank (int, or a list per bond); null: rnn.rank
     hh_rank: Any = None  # its hidden-to-hidden rank when it differs; null: rnn.hh_rank
-    strategy: str | None = None  # reconstruct, contract or auto; null: rnn.strategy
+    strategy: str | None = None  # a registered strategy (reconstruct, contract) or auto; null: rnn.strategy
     layout: str | None = None  # separate or joint; null: rnn.layout
     shared: bool = False  # share this (lowrank) layer's V with the next layer's W_ih (Lu et al.)
 
@@ -91,7 +91,7 @@ class RNNConfig:
     format: str = "tt"  # GRU matrix format: dense, tt, cp, tucker, lowrank, ht, toeplitz, tr, bt
     rank: Any = "${rank}"  # the format's rank (int, or a list per bond); the top-level rank
     hh_rank: Any = None  # rank of the hidden-to-hidden matrices when it differs
-    strategy: str = "auto"  # reconstruct, contract or auto (chosen per layer by cost)
+    strategy: str = "auto"  # a registered strategy or auto (the cheapest that supports the layer)
     layout: str | None = None  # separate, joint ([W_ih | W_hh] as one matrix) or null: joint for ht
     dense_layers: list[int] = field(default_factory=list)  # layers kept dense, e.g. [0]
     layers: list[RNNLayerConfig] = field(default_factory=list)  # one entry per layer; []: uniform
