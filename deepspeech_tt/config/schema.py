@@ -80,7 +80,7 @@ class RNNLayerConfig:
     format: str | None = None  # this layer's format; null: rnn.format
     rank: Any = None  # this layer's rank (int, or a list per bond); null: rnn.rank
     hh_rank: Any = None  # its hidden-to-hidden rank when it differs; null: rnn.hh_rank
-    strategy: str | None = None  # a registered strategy (reconstruct, contract) or auto; null: rnn.strategy
+    strategy: str | None = None  # a registered strategy or auto; null: rnn.strategy
     layout: str | None = None  # separate or joint; null: rnn.layout
     shared: bool = False  # share this (lowrank) layer's V with the next layer's W_ih (Lu et al.)
 
