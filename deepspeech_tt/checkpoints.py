@@ -153,7 +153,7 @@ def _check_digest(path: Path, checkpoint: dict[str, Any]) -> None:
         log.warning("%s has no content digest (saved before format version 2): not verified",
                     path)  # fmt: skip
         return
-    if recorded.get("hex") != content_digest(checkpoint):
+    if not isinstance(recorded, dict) or recorded.get("hex") != content_digest(checkpoint):
         raise CheckpointError(
             f"{path}: damaged: its contents do not match the digest saved with them (a changed "
             "or corrupted byte); use another checkpoint"
