@@ -4,24 +4,22 @@ Each layer keeps its own error class (``DataError``, ``FormatError``, ``Checkpoi
 ``ConfigError``...), all subclasses of ``UserError``: the message names the file, key or
 layer, the value, and what would be allowed. The command-line entry points catch ``UserError``
 and print ``<program>: error: <message>`` as one line with exit status 2 and no traceback;
-``DEEPSPEECH_TT_DEBUG=1`` (or ``--debug`` where a script takes flags) re-raises it with its
-traceback. Anything else is a bug, and keeps its traceback.
+``DEEPSPEECH_TT_DEBUG=1`` re-raises it with its traceback. Anything else is a bug, and keeps
+its traceback.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 DEBUG_VARIABLE = "DEEPSPEECH_TT_DEBUG"
 """Set to 1 to see the traceback behind a one-line error."""
 
 EXIT_USER_ERROR = 2
-
-T = TypeVar("T")
 
 
 class UserError(ValueError):
@@ -29,7 +27,7 @@ class UserError(ValueError):
 
 
 def one_line(error: BaseException) -> str:
-    """The message of ``error`` folded onto one line (its first line when it has several)."""
+    """The message of ``error`` on one line: its lines joined by spaces, blank ones dropped."""
     text = str(error).strip() or type(error).__name__
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
@@ -39,9 +37,14 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
 
 
-def fail(program: str, error: BaseException) -> NoReturn:
-    """Print ``<program>: error: <message>`` on stderr and exit with status 2."""
+def print_error(program: str, error: BaseException) -> None:
+    """Print ``<program>: error: <message>`` on stderr, the message on one line."""
     print(f"{program}: error: {one_line(error)}", file=sys.stderr, flush=True)
+
+
+def fail(program: str, error: BaseException) -> NoReturn:
+    """``print_error``, then exit with status 2."""
+    print_error(program, error)
     raise SystemExit(EXIT_USER_ERROR)
 
 
@@ -57,9 +60,3 @@ def reported(program: str) -> Iterator[None]:
         if debugging():
             raise
         fail(program, error)
-
-
-def run_reported(program: str, function: Callable[[], T]) -> T:
-    """``function()``, with a ``UserError`` reported as one line (see ``reported``)."""
-    with reported(program):
-        return function()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from deepspeech_tt.decoding.config import parse_decode_args, usage
 from deepspeech_tt.decoding.run import decode
-from deepspeech_tt.errors import EXIT_USER_ERROR, UserError, debugging, one_line
+from deepspeech_tt.errors import EXIT_USER_ERROR, UserError, debugging, print_error
 
 PROGRAM = "decode.py"
 
@@ -31,6 +31,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         if debugging():
             raise
-        print(f"{PROGRAM}: error: {one_line(error)}", file=sys.stderr, flush=True)
+        print_error(PROGRAM, error)
         return EXIT_USER_ERROR
     return 0
