@@ -29,6 +29,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from deepspeech_tt.atomic import write_text
 from deepspeech_tt.data.formats import corpus_format
 from deepspeech_tt.data.manifest import Utterance, read_manifest
 from deepspeech_tt.data.prepare import prepare_manifest
@@ -150,9 +151,7 @@ def _read_record(path: Path) -> CacheRecord | None:
 
 
 def _write_record(record: CacheRecord, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_text(path, json.dumps(asdict(record), indent=1) + "\n")
 
 
 def _log_reused(manifest: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from tqdm import tqdm
 
+from deepspeech_tt.atomic import write_text
 from deepspeech_tt.data.audio import SAMPLE_RATE, AudioError, read_audio
 from deepspeech_tt.data.errors import Problem, audio_problem, report
 from deepspeech_tt.data.manifest import Utterance
@@ -125,12 +126,9 @@ def audio_problem_of(row: Utterance) -> Problem | None:
 
 def write_skipped(problems: list[Problem], path: str | Path) -> Path:
     """Write ``problems`` as a TSV (utterance, where, reason) with a header line."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["utterance\twhere\treason"]
     lines += ["\t".join(_one_line(f) for f in (p.utterance, p.where, p.reason)) for p in problems]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 def _check_audio_all(

@@ -27,6 +27,7 @@ import jiwer
 
 from deepspeech_tt.atomic import write_text
 from deepspeech_tt.data.errors import Problem
+from deepspeech_tt.data.validate import write_skipped as write_problems
 from deepspeech_tt.evaluation.error_rates import Errors, char_errors, word_errors
 
 __all__ = ["Errors", "align", "char_errors", "word_errors", "write_results", "write_skipped"]
@@ -74,9 +75,7 @@ def write_skipped(out: Path, name: str, problems: Sequence[Problem]) -> Path | N
     if not problems:
         path.unlink(missing_ok=True)
         return None
-    rows = [(p.utterance, p.where, p.reason) for p in problems]
-    lines = ["\t".join(" ".join(field.split()) for field in row) for row in rows]
-    return write_text(path, "utterance\twhere\treason\n" + "\n".join(lines) + "\n")
+    return write_problems(list(problems), path)
 
 
 def align(reference: str, hypothesis: str) -> str:

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from deepspeech_tt.atomic import write_text
+
 GEMM_MACS_PER_S = 50e9  # dense products of the fused GRU
 READ_VALUES_PER_S = 7e9  # a matrix-vector product streams its matrix from memory
 FUSED_BACKWARD_READS = 4.0  # a backward step at small batch: matrix reads of the same cost
@@ -81,8 +83,7 @@ def cache_path() -> Path:
 def save(rates: Rates, path: Path | None = None) -> Path:
     """Write ``rates`` as JSON to ``path`` (default :func:`cache_path`); returns the path."""
     path = cache_path() if path is None else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dataclasses.asdict(rates), indent=2) + "\n")
+    write_text(path, json.dumps(dataclasses.asdict(rates), indent=2) + "\n")  # never half a file
     current.cache_clear()
     return path
 
