@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_python(
+    *arguments: str, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGUMENTS`` in the repository, its output captured."""
+    return subprocess.run([sys.executable, *arguments], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
 def train_py(*overrides: str) -> subprocess.CompletedProcess[str]:
     """``python train.py OVERRIDES`` in the repository, its output captured."""
-    return subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return run_python("train.py", *overrides)
 
 
 def assert_one_line_error(

@@ -9,14 +9,12 @@ and a 5-piece BPE vocabulary ended in tracebacks.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import ROOT, assert_one_line_error, train_py
+from tests.reliability.helpers import assert_one_line_error, run_python, train_py
 
 
 @pytest.mark.parametrize(
@@ -61,7 +59,6 @@ def test_debug_variable_shows_the_traceback(
 ) -> None:
     overrides = training_overrides(f"hydra.run.dir={tmp_path}", "optim.lr=-1")
     env = {**os.environ, "DEEPSPEECH_TT_DEBUG": "1"}
-    result = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = run_python("train.py", *overrides, env=env)
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "ConfigError" in result.stderr

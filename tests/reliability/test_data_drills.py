@@ -15,8 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,8 +27,7 @@ from deepspeech_tt.data.manifest import Utterance, read_manifest, write_manifest
 from deepspeech_tt.data.prepare import PROGRAM, prepare_manifest
 from deepspeech_tt.data.testing import write_kaldi_dir, write_librispeech_split
 from deepspeech_tt.data.text import normalize_transcript
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.reliability.helpers import assert_one_line_error, run_python, train_py
 
 DRILL_TEXT = "The 3rd caf\u00e9 has 42 \u00fcber seats."
 NAMED = ("'2' (U+0032)", "'3' (U+0033)", "'4' (U+0034)", "'\u00c9' (U+00C9)", "'\u00dc' (U+00DC)")
@@ -40,20 +37,6 @@ TRANSCRIPTS = {
     "19-198-0002": "  a  \u201cquoted\u201d\tline  ",
 }
 BAD = "19-198-0001"
-
-
-def _run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str], program: str) -> str:
-    """The error line of a failed run, checked to be the whole story: status 2, no traceback."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"{program}: error: "), result.stderr[-3000:]
-    return last
 
 
 def _names_the_characters(message: str) -> None:
@@ -117,12 +100,12 @@ def test_skip_bad_skips_unspellable_transcripts_and_says_why(tmp_path: Path, for
 def test_prepare_cli_reports_the_drill_transcript_in_one_line(tmp_path: Path) -> None:
     split = _split(tmp_path / "train")
     args = ["--format", "librispeech", "--source", str(split), "--quiet"]
-    result = _run("-m", "deepspeech_tt.data.prepare", *args, "--out", str(tmp_path / "m.jsonl"))
-    line = _one_line_error(result, PROGRAM)
+    prepare = ("-m", "deepspeech_tt.data.prepare", *args)
+    result = run_python(*prepare, "--out", str(tmp_path / "m.jsonl"))
+    line = assert_one_line_error(result, program=PROGRAM)
     assert f"{split}/19/198/19-198.trans.txt: {BAD}: " in line
     _names_the_characters(line)
-    result = _run("-m", "deepspeech_tt.data.prepare", *args, "--out", str(tmp_path / "s.jsonl"),
-                  "--skip-bad")  # fmt: skip
+    result = run_python(*prepare, "--out", str(tmp_path / "s.jsonl"), "--skip-bad")
     assert result.returncode == 0, result.stderr
     assert "skipped 1 of 3 utterances" in result.stderr
     assert len(read_manifest(tmp_path / "s.jsonl")) == 2
@@ -131,9 +114,9 @@ def test_prepare_cli_reports_the_drill_transcript_in_one_line(tmp_path: Path) ->
 def test_librispeech_recipe_reports_bad_data_in_one_line(tmp_path: Path) -> None:
     _split(tmp_path / "corpus" / "dev-clean")
     out = tmp_path / "LibriSpeech"
-    result = _run("recipes/librispeech/prepare.py", "--out", str(out), "--existing",
-                  str(tmp_path / "corpus"), "--parts", "dev-clean")  # fmt: skip
-    line = _one_line_error(result, "prepare.py")
+    result = run_python("recipes/librispeech/prepare.py", "--out", str(out), "--existing",
+                        str(tmp_path / "corpus"), "--parts", "dev-clean")  # fmt: skip
+    line = assert_one_line_error(result, program="prepare.py")
     assert f"19-198.trans.txt: {BAD}: " in line
     _names_the_characters(line)
     assert not (out / "manifests" / "dev-clean.jsonl").exists()
@@ -190,5 +173,5 @@ def test_corrupt_audio_ends_train_py_with_one_line(
     corpus, flac = corrupt_corpus
     overrides = _overrides(training_overrides, corpus, "trainer.max_steps=1",
                            f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
-    line = _one_line_error(_run("train.py", *overrides), "train.py")
+    line = assert_one_line_error(train_py(*overrides))
     assert f"{flac}: cannot be read" in line

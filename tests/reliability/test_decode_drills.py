@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +30,7 @@ from deepspeech_tt.decoding.lm import KENLM_MAGIC, LanguageModelError
 from deepspeech_tt.decoding.recognizer import load_recognizer
 from deepspeech_tt.decoding.run import shortest_decodable
 from deepspeech_tt.errors import DEBUG_VARIABLE, UserError
-from tests.reliability.helpers import ROOT, assert_one_line_error
+from tests.reliability.helpers import assert_one_line_error, run_python
 
 
 @pytest.fixture(scope="module")
@@ -249,11 +247,9 @@ def test_a_damaged_lm_given_to_decode_py_ends_with_one_line(
 ) -> None:
     lm = LMS[kind](tmp_path)
     env = {k: v for k, v in os.environ.items() if k != DEBUG_VARIABLE}
-    result = subprocess.run(
-        [sys.executable, "decode.py", f"checkpoint={best}", "audio=test", "decoder=beam_lm",
-         f"lm={lm}", "lexicon=" + str(_lexicon(tmp_path)), f"out={tmp_path / 'out'}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    result = run_python("decode.py", f"checkpoint={best}", "audio=test", "decoder=beam_lm",
+                        f"lm={lm}", "lexicon=" + str(_lexicon(tmp_path)),
+                        f"out={tmp_path / 'out'}", env=env)  # fmt: skip
     assert_one_line_error(result, str(lm), PROBLEM[kind], program="decode.py")
     assert not (tmp_path / "out").exists()
 

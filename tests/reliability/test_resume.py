@@ -11,7 +11,6 @@ must equal those of the run that was never stopped.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +18,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-pytestmark = pytest.mark.slow
+from tests.reliability.helpers import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 RUN = (
     "data.max_frames=1500", "trainer.max_steps=13", "trainer.limit_val_batches=1",
@@ -29,13 +28,12 @@ RUN = (
     "data.speed_perturbation=[0.9,1.0,1.1]", "features.spec_augment.freq_masks=1",
     "features.spec_augment.time_masks=1", "trainer.test_after_fit=false",
 )  # fmt: skip
-"""12 utterances in batches of at most 15 s: 4 or 5 batches an epoch, validated at each end."""
+"""12 utterances in batches of at most 15 s: about 6 batches an epoch, validated at each end."""
 
 
 def _run(run_dir: Path, overrides: list[str], *kill: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tests.reliability.killable_run", *kill, str(run_dir),
-               *overrides]  # fmt: skip
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return run_python("-m", "tests.reliability.killable_run", *kill, str(run_dir), *overrides,
+                      timeout=600)
 
 
 def _scalars(run_dir: Path, tag: str) -> dict[int, float]:
