@@ -38,3 +38,31 @@ def test_a_malformed_file_is_an_error_naming_it(tmp_path: Path, text: str) -> No
     path.write_text(text)
     with pytest.raises(ValueError, match="rates.json: expected positive rates named"):
         rates.load(path)
+
+
+def test_format_slowdowns_are_saved_loaded_and_steer_auto() -> None:
+    rnn = FactorizedGRU(1024, 1024, bidirectional=True, format="tt", rank=8)
+    assert rnn.plan(1, 200, training=False) == ("contract",)
+    slow_tt = rates.Rates(slowdowns={"tt": rates.Slowdown(projection=50.0, step_overhead=0.01)})
+    rates.save(slow_tt)  # a TT product 10 ms a step: the loop loses
+    assert rates.current().slowdown("tt") == rates.Slowdown(projection=50.0, step_overhead=0.01)
+    assert rates.current().slowdown("cp") == rates.AS_MODELLED  # a format the file lacks
+    assert rnn.plan(1, 200, training=False) == ("reconstruct",)
+
+
+def test_a_slow_rebuild_steers_auto_to_contract() -> None:
+    rnn = FactorizedGRU(512, 512, bidirectional=True, format="toeplitz", rank=8)
+    assert rnn.plan(16, 200, training=False) == ("reconstruct",)
+    rates.save(rates.Rates(slowdowns={"toeplitz": rates.Slowdown(rebuild=1000.0)}))
+    assert rnn.plan(16, 200, training=False) == ("contract",)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"slowdowns": {"tt": {"rebuild": 0}}}', '{"slowdowns": {"tt": {"speed": 2}}}',
+             '{"slowdowns": [1]}', '{"loop_backward": true}'],
+)
+def test_malformed_slowdowns_are_an_error_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "rates.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="rates.json: expected positive rates named"):
+        rates.load(path)

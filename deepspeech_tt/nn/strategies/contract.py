@@ -24,10 +24,10 @@ class ContractStrategy(Strategy):
     name = "contract"
 
     def cost(self, case: RecurrentCase) -> float:
-        loop = 1.0 + rates.LOOP_BACKWARD if case.training else 1.0
+        loop = 1.0 + rates.current().loop_backward if case.training else 1.0
         return case.directions * loop * contract_seconds(
             case.weight_ih, case.weight_hh, steps=case.steps, batch=case.batch,
-            gate_ops=case.gate_ops,
+            gate_ops=case.gate_ops, formats=case.formats,
         )
 
     def linear_cost(self, case: LinearCase) -> float:
@@ -50,17 +50,29 @@ class ContractStrategy(Strategy):
 
 def contract_seconds(
     weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
-    gate_ops: int = rates.GATE_OPS,
+    gate_ops: int = rates.GATE_OPS, formats: tuple[str, ...] = (),
 ) -> float:
     """One direction, forward: batched input projection, then a Python loop over the steps.
 
-    ``gate_ops`` is the number of operations of one step besides the product (cell-dependent).
+    ``gate_ops`` is the number of operations of one step besides the product (cell-dependent);
+    ``formats`` the matrices' format names, whose slowdowns (``rates.Slowdown``) apply.
     """
     rate = rates.current()
-    projection = weight_ih.flops_matmul(steps * batch) / rate.factor_macs_per_s
-    product = max(
-        weight_hh.flops_matmul(batch) / rate.step_macs_per_s,
-        weight_hh.num_parameters() / rate.read_values_per_s,
-    )
-    ops = gate_ops + rates.OPS_PER_FACTOR * len(list(weight_hh.parameters()))
-    return projection + steps * (product + ops * rate.op_seconds)
+    ih, hh = (rate.slowdown(name) for name in formats) if formats else (rates.AS_MODELLED,) * 2
+    projection = ih.projection * weight_ih.flops_matmul(steps * batch) / rate.factor_macs_per_s
+    product = step_product_seconds(weight_hh, batch, rate, hh.step_overhead)
+    return projection + steps * (product + gate_ops * rate.op_seconds)
+
+
+def step_product_seconds(
+    weight: FactorizedMatrix, batch: int, rate: rates.Rates | None = None,
+    overhead: float | None = None,
+) -> float:
+    """One step's product of ``batch`` rows with cache-resident factors at ``rate`` (default
+    ``rates.current()``): its multiply-adds (or reading its factors), plus ``overhead``
+    seconds (default: ``OPS_PER_FACTOR`` dispatched operations per factor tensor)."""
+    rate = rates.current() if rate is None else rate
+    if overhead is None:
+        overhead = rates.OPS_PER_FACTOR * len(list(weight.parameters())) * rate.op_seconds
+    return overhead + max(weight.flops_matmul(batch) / rate.step_macs_per_s,
+                          weight.num_parameters() / rate.read_values_per_s)  # fmt: skip

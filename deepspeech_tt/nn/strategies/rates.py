@@ -20,6 +20,14 @@ crossover, where either choice is within a few percent of the other;
 times the rates (:class:`Rates`) on the machine at hand and caches them (:func:`cache_path`);
 :func:`current` gives the cached ones, or these built-in ones where none are cached.
 
+The rates are TT's. Other formats depart from them (:class:`Slowdown`): Toeplitz-like matrices
+rebuild and multiply through complex FFTs, CP and HT contract through many thin products, and at
+batch 1 a step's product costs mostly its dispatched operations, which differ by format. The
+calibration times each registered format's rebuild, projection and step product and stores how
+far each is from the estimate; without a calibration every format is taken as modelled. The
+contract loop's backward-to-forward ratio (``loop_backward``, built in ``LOOP_BACKWARD``) is
+calibrated too.
+
 The LSTM uses the same rates (its products are the GRU's with 4 gate blocks instead of 3, which
 the formats' counts include) with two more operations per contract step (``lstm_functional``).
 With lengths, its reconstruct strategy also recomputes the gates once for the final cell state;
@@ -40,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -59,7 +67,33 @@ OPS_PER_FACTOR = 3  # operations of the product per factor tensor (GEMM, reshape
 # replay their products twice; the Python loop replays every small operation through autograd.
 FUSED_BACKWARD = 2.0
 LOOP_BACKWARD = 5.0
+SLOWDOWNS: dict[str, Slowdown] = {}  # built-in per-format slowdowns, filled below
 CONTRACTION_SLOWDOWN = 4  # FactorizedLinear: GEMM multiply-adds per contraction multiply-add
+
+
+@dataclass(frozen=True)
+class Slowdown:
+    """How one format's operations depart from the rates above (1 and None: as modelled).
+
+    The rates are per multiply-add; a format whose operations are not plain products
+    (Toeplitz-like: FFTs on complex values; CP and HT: many thin products) runs them slower
+    than its counts say, and a step's product at small batch costs mostly its dispatched
+    operations. ``calibrate`` times each registered format at H = 1024 to measure these.
+
+    Attributes:
+        rebuild: ``to_dense`` takes this many times its estimate.
+        projection: ``matmul`` of the T input rows of a direction (contract), the same.
+        step_overhead: seconds of one step's product beyond its multiply-adds at
+            ``step_macs_per_s`` (its dispatched operations); None: ``OPS_PER_FACTOR``
+            operations per factor tensor.
+    """
+
+    rebuild: float = 1.0
+    projection: float = 1.0
+    step_overhead: float | None = None
+
+
+AS_MODELLED = Slowdown()
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,12 @@ class Rates:
     step_macs_per_s: float = STEP_MACS_PER_S
     rebuild_macs_per_s: float = REBUILD_MACS_PER_S
     op_seconds: float = OP_SECONDS
+    loop_backward: float = LOOP_BACKWARD
+    slowdowns: dict[str, Slowdown] = field(default_factory=lambda: dict(SLOWDOWNS))
+
+    def slowdown(self, format_name: str) -> Slowdown:
+        """The format's :class:`Slowdown` (as modelled where none is known)."""
+        return self.slowdowns.get(format_name, AS_MODELLED)
 
 
 def cache_path() -> Path:
@@ -83,24 +123,45 @@ def cache_path() -> Path:
 def save(rates: Rates, path: Path | None = None) -> Path:
     """Write ``rates`` as JSON to ``path`` (default :func:`cache_path`); returns the path."""
     path = cache_path() if path is None else path
-    write_text(path, json.dumps(dataclasses.asdict(rates), indent=2) + "\n")  # never half a file
+    stored = dataclasses.asdict(rates)
+    stored["slowdowns"] = {name: {key: value for key, value in s.items() if value is not None}
+                           for name, s in stored["slowdowns"].items()}  # fmt: skip
+    write_text(path, json.dumps(stored, indent=2) + "\n")  # never half a file
     current.cache_clear()
     return path
 
 
 def load(path: Path) -> Rates:
-    """The rates stored at ``path``; a rate the file lacks keeps its built-in value.
+    """The rates stored at ``path``; a rate or format the file lacks keeps its built-in value.
 
     Raises:
-        ValueError: the file is not a JSON object of positive numbers named as in :class:`Rates`.
+        ValueError: the file is not a JSON object of positive numbers named as in :class:`Rates`
+            (``slowdowns``: an object of formats, each an object of :class:`Slowdown`'s).
     """
     stored = json.loads(path.read_text())
-    names = {field.name for field in dataclasses.fields(Rates)}
-    if not isinstance(stored, dict) or not set(stored) <= names or not all(
-        isinstance(v, int | float) and v > 0 for v in stored.values()
+    names = {f.name for f in dataclasses.fields(Rates)}
+    if not isinstance(stored, dict) or not set(stored) <= names:
+        raise ValueError(f"{path}: expected positive rates named {sorted(names)}, got {stored}")
+    slowdowns = stored.pop("slowdowns", {})
+    if not _positive_numbers(stored, names) or not isinstance(slowdowns, dict) or not all(
+        _positive_numbers(s, {f.name for f in dataclasses.fields(Slowdown)})
+        for s in slowdowns.values()
     ):
         raise ValueError(f"{path}: expected positive rates named {sorted(names)}, got {stored}")
-    return Rates(**{name: float(value) for name, value in stored.items()})
+    known = dict(SLOWDOWNS)
+    known.update({name: Slowdown(**_floats(s)) for name, s in slowdowns.items()})
+    return Rates(**_floats(stored), slowdowns=known)
+
+
+def _positive_numbers(values: object, names: set[str]) -> bool:
+    return isinstance(values, dict) and set(values) <= names and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for v in values.values()
+    )
+
+
+def _floats(values: dict[str, float]) -> dict[str, float]:
+    return {name: float(value) for name, value in values.items()}
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,7 @@ class ReconstructStrategy(Strategy):
     def cost(self, case: RecurrentCase) -> float:
         return case.directions * reconstruct_seconds(
             case.weight_ih, case.weight_hh, steps=case.steps, batch=case.batch,
-            training=case.training, rebuild_macs=case.rebuild_macs,
+            training=case.training, rebuild_macs=case.rebuild_macs, formats=case.formats,
         )
 
     def linear_cost(self, case: LinearCase) -> float:
@@ -102,19 +102,25 @@ def _dense_weights(directions: Sequence[Direction]) -> list[Tensor]:
 
 def reconstruct_seconds(
     weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
-    training: bool = False, rebuild_macs: int | None = None,
+    training: bool = False, rebuild_macs: int | None = None, formats: tuple[str, ...] = (),
 ) -> float:
     """One direction: rebuild W and U, then the fused dense RNN (forward, or forward+backward).
 
     ``rebuild_macs``: multiply-adds of the rebuild when it is not that of the two matrices
-    (the joint layout rebuilds one [W_ih | W_hh]).
+    (the joint layout rebuilds one [W_ih | W_hh]); ``formats``: the matrices' format names,
+    whose rebuild slowdowns (``rates.Slowdown``) apply.
     """
     gate_rows, inputs = weight_ih.shape
     hidden = weight_hh.in_features
-    if rebuild_macs is None:
-        rebuild_macs = weight_ih.flops_to_dense() + weight_hh.flops_to_dense()
     rate = rates.current()
-    rebuild = rebuild_macs / rate.rebuild_macs_per_s
+    ih, hh = (rate.slowdown(name) for name in formats) if formats else (rates.AS_MODELLED,) * 2
+    ih_macs = weight_ih.flops_to_dense()
+    if rebuild_macs is None:
+        rebuild_macs = ih_macs + weight_hh.flops_to_dense()
+    hh_macs = max(rebuild_macs - ih_macs, 0)  # joint layout: all of it when formats agree
+    if ih is hh:
+        ih_macs, hh_macs = 0, rebuild_macs
+    rebuild = (ih.rebuild * ih_macs + hh.rebuild * hh_macs) / rate.rebuild_macs_per_s
     projection = steps * batch * gate_rows * inputs / rate.gemm_macs_per_s
     product = batch * gate_rows * hidden / rate.gemm_macs_per_s
     read = gate_rows * hidden / rate.read_values_per_s
