@@ -33,7 +33,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from deepspeech_tt.checkpoints import save_atomically
+from deepspeech_tt.checkpoints import CheckpointError, read_checkpoint, save_atomically
 from deepspeech_tt.data.audio import read_audio
 from deepspeech_tt.data.augment import SpecAugment
 from deepspeech_tt.data.cache import cached_manifest
@@ -135,8 +135,8 @@ def _tokenizer(cfg: DictConfig, train: Sequence[Utterance], cache: Path) -> Toke
     if settings.kind != "bpe":
         raise ValueError(f"unknown tokenizer kind {settings.kind!r}; choose 'char' or 'bpe'")
     path = cache / f"tokenizer-{_key(settings, cfg.data.train, _ids(train))}.pt"
-    if path.is_file():
-        return tokenizer_from_state(torch.load(path, weights_only=True))
+    if (state := _read_cached(path)) is not None:
+        return tokenizer_from_state(state)
     log.info("training a %d-piece BPE tokenizer on %d transcripts", settings.vocab_size,
              len(train))  # fmt: skip
     tokenizer = BpeTokenizer.train([row.text for row in train], vocab_size=settings.vocab_size)
@@ -154,8 +154,8 @@ def _feature_extractor(
     settings = {name: f[name] for name in ("kind", "sample_rate", "window_ms", "hop_ms", "n_mels")}
     key = _key(settings, cfg.data.train, cfg.data.stats_utterances, _ids(train))
     path = cache / f"features-{key}.pt"
-    if path.is_file():
-        extractor.load_state_dict(torch.load(path, weights_only=True))
+    if (state := _read_cached(path)) is not None:
+        extractor.load_state_dict(state)
         return extractor
     step = max(len(train) // cfg.data.stats_utterances, 1)  # spread over speakers and lengths
     rows = list(train)[::step][: cfg.data.stats_utterances]
@@ -163,6 +163,18 @@ def _feature_extractor(
     extractor.fit_normalization(_one_by_one(rows))
     save_atomically(extractor.state_dict(), path)
     return extractor
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    """A file ``save_atomically`` wrote to the cache, its digest checked and removed; None where
+    there is none or it is damaged (it is then computed again and replaced)."""
+    if not path.is_file():
+        return None
+    try:
+        return read_checkpoint(path, ours=False)
+    except CheckpointError as error:
+        log.warning("%s; computing it again", error)
+        return None
 
 
 def build_feature_extractor(features: DictConfig) -> FeatureExtractor:

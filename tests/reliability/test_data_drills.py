@@ -175,3 +175,30 @@ def test_corrupt_audio_ends_train_py_with_one_line(
                            f"hydra.run.dir={tmp_path / 'run'}")  # fmt: skip
     line = assert_one_line_error(train_py(*overrides))
     assert f"{flac}: cannot be read" in line
+
+
+# Drill: the cached feature statistics and tokenizer
+
+
+def test_cached_statistics_and_tokenizer_are_read_back_and_a_damaged_one_is_redone(
+    training_overrides: Callable[..., list[str]], tmp_path: Path, caplog
+) -> None:
+    """What one run fitted and saved (with its digest) the next run loads as it was; a cache
+    file damaged since is computed again with a warning, not an error."""
+    overrides = training_overrides(f"data.manifest_dir={tmp_path}", "features.normalize=global",
+                                   "tokenizer=bpe", "tokenizer.vocab_size=40")  # fmt: skip
+    first = build_data(compose_config(overrides))
+    (features,) = tmp_path.glob("features-*.pt")
+    (tokenizer,) = tmp_path.glob("tokenizer-*.pt")
+    again = build_data(compose_config(overrides))
+    for name, value in first.features.state_dict().items():
+        assert again.features.state_dict()[name].equal(value), name
+    assert again.tokenizer.state_dict() == first.tokenizer.state_dict()
+    damaged = bytearray(features.read_bytes())
+    damaged[-200] ^= 0xFF
+    features.write_bytes(bytes(damaged))
+    with caplog.at_level(logging.WARNING):
+        redone = build_data(compose_config(overrides))
+    assert f"{features}: " in caplog.text and "computing it again" in caplog.text
+    assert redone.features.mean.equal(first.features.mean)
+    assert build_data(compose_config(overrides)).features.mean.equal(first.features.mean)
