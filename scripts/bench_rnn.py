@@ -8,7 +8,9 @@ are interleaved (one of each in turn, the order rotating every repeat) and the m
 reported as ratios to the torch module measured in the same run, as a Markdown table. A
 strategy more than ``FAR_SLOWER`` = 2 times slower than the fastest at its first timed run
 is not timed again (the contract loop's training step at batch 16 takes seconds, and no noise
-brings it near the fastest).
+brings it near the fastest); one whose first forward pass takes over ``UNTRAINED`` = 10 times
+the fastest's is not timed in training at all ("n/t"; the TR contract loop's training step at
+batch 16 holds tens of GiB of autograd state).
 
 ``auto`` is not timed on its own: it runs the strategy that ``FactorizedRNN.plan`` names, so
 its row shows that choice (r, c...: the strategy's initial, inference/training) and the time of
@@ -49,11 +51,12 @@ import ctypes
 import gc
 import itertools
 import json
+import math
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -117,6 +120,9 @@ MAKERS = {"fwd": inference, "train": training_step}
 RECONSTRUCT_TARGET = 1.10  # reconstruct training step / the torch module's
 AUTO_TARGET = 1.05  # auto's choice / the fastest strategy, each mode
 AUTO_SHARE_TARGET = 0.90  # of the (case, mode) pairs
+UNTRAINED = 10.0  # a strategy whose forward is this much slower than the fastest is not timed
+# in training: its training step takes longer than its forward, and every strategy's training
+# step here takes under 10 times its own forward, so it cannot be the fastest
 FAR_SLOWER = 2.0  # a strategy this much slower than the fastest at its first timed run is
 # not timed again: no noise can bring it near the fastest, and it is most of the grid's time
 
@@ -129,6 +135,13 @@ def time_case(cell: str, hidden: int, batch: int, fmt: str, rank: int,
     timed = runners()
     seconds: dict[Key, list[float]] = {(r, m): [] for r in timed for m in MODES}
     done: set[Key] = set()  # far slower than the fastest strategy: timed once only
+    forward = {}
+    for name in STRATEGIES:  # a first, untimed forward pass of each
+        start = time.perf_counter()
+        inference(select(name, dense, factorized), x)()
+        forward[name] = time.perf_counter() - start
+    done |= {(name, "train") for name, value in forward.items()
+             if value > UNTRAINED * min(forward.values())}  # never timed in training
     for repeat in range(args.warmup + args.repeats):
         for offset in range(len(timed)):
             runner = timed[(repeat + offset) % len(timed)]
@@ -143,14 +156,16 @@ def time_case(cell: str, hidden: int, batch: int, fmt: str, rank: int,
                     seconds[runner, mode].append(time.perf_counter() - start)
         if repeat == args.warmup:
             for mode in MODES:
-                fastest = min(seconds[name, mode][0] for name in STRATEGIES)
+                fastest = min(seconds[name, mode][0] for name in STRATEGIES
+                              if seconds[name, mode])  # fmt: skip
                 done |= {(name, mode) for name in STRATEGIES
-                         if seconds[name, mode][0] > FAR_SLOWER * fastest}
+                         if seconds[name, mode] and seconds[name, mode][0] > FAR_SLOWER * fastest}
     factorized.set_strategy("auto")
     plans = {mode: factorized.plan(batch, args.steps, training=mode == "train")[0]
              for mode in MODES}
     return {
-        "seconds": {key: statistics.median(values) for key, values in seconds.items()},
+        "seconds": {key: statistics.median(values) if values else math.inf
+                    for key, values in seconds.items()},  # inf: not timed
         "plans": plans,
         "params": factorized.num_parameters(),
         "compression": factorized.compression_ratio(),
@@ -214,6 +229,8 @@ def memory_case(
 def _cell(value: float | None, base: float | None, unit: str = "") -> str:
     if value is None or base is None:
         return "n/a"
+    if math.isinf(value):
+        return "n/t"
     ratio = f"{value / base:.2f}" if base > 0 else "-"
     return f"{value:.1f} ({ratio}x)" if unit else ratio
 
@@ -253,7 +270,10 @@ def target_checks(where: str, hidden: int, batch: int, fmt: str, rank: int, case
     if "reconstruct" in STRATEGIES:
         ratio = t["reconstruct", "train"] / t["dense", "train"]
         verdicts["reconstruct"] = "met" if ratio <= RECONSTRUCT_TARGET else "MISSED"
-        if ratio > RECONSTRUCT_TARGET:
+        if math.isinf(ratio):
+            notes.append(f"{where}: reconstruct not timed in training (its forward took over "
+                         f"{UNTRAINED:.0f}x the fastest's)")
+        elif ratio > RECONSTRUCT_TARGET:
             notes.append(f"{where}: reconstruct training step {ratio:.2f}x the torch module "
                          f"(> {RECONSTRUCT_TARGET:.2f}x)")
     for mode in MODES:
@@ -294,8 +314,37 @@ def parse_args() -> argparse.Namespace:
                         help="also write the Markdown report (header, table, targets) here")
     parser.add_argument("--raw", type=Path, default=None,
                         help="also append each case's median seconds here, one JSON line each")
+    parser.add_argument("--from-raw", type=Path, default=None,
+                        help="report the timings of a --raw file instead of timing anew")
     parser.add_argument("--memory-probe", nargs=6, help=argparse.SUPPRESS)
     return parser.parse_args()
+
+
+CaseKey = tuple[str, int, int, str, int]  # cell, H, B, format, rank
+
+
+def measured_cases(args: argparse.Namespace) -> Iterator[tuple[CaseKey, dict]]:
+    """Each case of the grid, timed now; or with ``--from-raw``, each case of that file with
+    auto's choice made now (to see how a changed cost model or calibration would choose)."""
+    if not args.from_raw:
+        for key in itertools.product(args.cell, args.hidden, args.batch, args.formats,
+                                     args.ranks):  # fmt: skip
+            yield key, time_case(*key, args)
+        return
+    for line in args.from_raw.read_text().splitlines():
+        stored = json.loads(line)
+        key = (stored["cell"], stored["hidden"], stored["batch"], stored["format"],
+               stored["rank"])  # fmt: skip
+        _, factorized = build(*key[:2], *key[3:])
+        factorized.set_strategy("auto")
+        yield key, {
+            "seconds": {tuple(name.split("/")): value
+                        for name, value in stored["seconds"].items()},  # fmt: skip
+            "plans": {mode: factorized.plan(key[2], stored["steps"], training=mode == "train")[0]
+                      for mode in MODES},  # fmt: skip
+            "params": factorized.num_parameters(),
+            "compression": factorized.compression_ratio(),
+        }
 
 
 def main() -> None:
@@ -314,6 +363,10 @@ def main() -> None:
 
     started = time.perf_counter()
     emit(f"Command: `python scripts/bench_rnn.py {' '.join(sys.argv[1:])}`\n")
+    if args.from_raw:
+        emit(f"Timings read from {args.from_raw}; auto's choices made now.\n")
+        first = json.loads(args.from_raw.read_text().splitlines()[0])
+        args.steps, args.repeats = first["steps"], first.get("repeats", args.repeats)
     emit(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, T={args.steps}, "
          f"bidirectional single layer, input size = H; medians of {args.repeats}; ratios to "
          f"the torch module (nn.GRU, nn.LSTM; lower is better); auto (inference/training "
@@ -325,23 +378,21 @@ def main() -> None:
     emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     notes: list[str] = []
     ratios: list[float] = []
-    for cell, hidden, batch, fmt, rank in itertools.product(
-        args.cell, args.hidden, args.batch, args.formats, args.ranks
-    ):
-        case = time_case(cell, hidden, batch, fmt, rank, args)
-        memory = {} if args.no_memory else memory_case(cell, hidden, batch, fmt, rank,
-                                                        args.steps)  # fmt: skip
+    for (cell, hidden, batch, fmt, rank), case in measured_cases(args):
+        memory = {} if args.no_memory or args.from_raw else memory_case(
+            cell, hidden, batch, fmt, rank, args.steps)  # fmt: skip
         where = f"{cell} H={hidden} B={batch} {fmt} r={rank}"
         verdicts, missed = target_checks(where, hidden, batch, fmt, rank, case)
         label = f"{cell} | {hidden} | {batch} | {fmt} | {rank}"
         for row in table_rows(label, case, memory, verdicts):
             emit(row)
         notes += missed
-        if args.raw is not None:
+        if args.raw is not None and not args.from_raw:
             with args.raw.open("a") as raw:
                 seconds = {f"{r}/{m}": value for (r, m), value in case["seconds"].items()}
                 raw.write(json.dumps({"cell": cell, "hidden": hidden, "batch": batch,
                                       "format": fmt, "rank": rank, "steps": args.steps,
+                                      "repeats": args.repeats,
                                       "plans": case["plans"], "seconds": seconds}) + "\n")
         ratios += [auto_ratio(case, mode) for mode in MODES]
     within = sum(ratio <= AUTO_TARGET for ratio in ratios)

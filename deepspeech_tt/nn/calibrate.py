@@ -7,8 +7,10 @@ writes them to ``rates.cache_path()`` (``$XDG_CACHE_HOME/deepspeech-tt/rates.jso
 every later process finds them; delete the file to go back to the built-in rates. Each rate is
 the median of a few timed repeats on a 3072 x 1024 matrix (W_hh of a GRU at H = 1024), TT rank
 8. Then each registered format's slowdowns (``rates.Slowdown``: its rebuild, input projection
-and step product against what the rates predict) are timed on the same matrix at rank 8, and
-the contract loop's backward-to-forward ratio on a GRU direction (H = 512, TT rank 8, T = 50).
+and step product against what the rates predict) are timed on the same matrix at rank 8, the
+contract loop's backward-to-forward ratio on a GRU direction (H = 512, TT rank 8, T = 50), and
+each registered cell's fused operator (``rates.FusedSpeed``) on a dense direction of the same
+size at batch 1 and ``rates.FUSED_BATCH``, forward and training.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 
 import torch
 
-from deepspeech_tt.nn.gru import FactorizedGRU
+from deepspeech_tt.nn import FactorizedGRU, FactorizedRNN, layer_class
+from deepspeech_tt.nn.cells import CELLS
 from deepspeech_tt.nn.strategies import rates
 from deepspeech_tt.nn.strategies.contract import step_product_seconds
+from deepspeech_tt.nn.strategies.reconstruct import reconstruct_seconds
 from deepspeech_tt.tensor.base import FactorizedMatrix
 from deepspeech_tt.tensor.registry import FORMATS, get_format
 
@@ -67,7 +71,7 @@ def measure() -> rates.Rates:
             op_seconds=op,
         )
     return dataclasses.replace(measured, loop_backward=loop_backward(),
-                               slowdowns=slowdowns(measured))
+                               slowdowns=slowdowns(measured), fused=fused_speeds(measured))
 
 
 def slowdowns(measured: rates.Rates) -> dict[str, rates.Slowdown]:
@@ -98,6 +102,44 @@ def slowdown(weight: FactorizedMatrix, measured: rates.Rates) -> rates.Slowdown:
     )
 
 
+def fused_speeds(measured: rates.Rates) -> dict[str, rates.FusedSpeed]:
+    """Each registered cell with a fused operator: its :class:`rates.FusedSpeed` under
+    ``measured``, timed here on one dense direction (H = 512, T = 50)."""
+    speeds = {}
+    for name, cell in CELLS.items():
+        if cell.has_fused:
+            rnn = layer_class(name)(512, 512, format="dense", strategy="reconstruct")
+            forward, training = zip(*(fused_factors(rnn, batch, measured)
+                                      for batch in (1, rates.FUSED_BATCH)), strict=True)
+            speeds[cell.name] = rates.FusedSpeed(forward=forward, training=training)
+    return speeds
+
+
+def fused_factors(
+    rnn: FactorizedRNN, batch: int, measured: rates.Rates
+) -> tuple[float, float]:
+    """(forward, training) time of ``rnn`` (one dense direction) at ``batch`` over the
+    estimate under ``measured``."""
+    x = torch.randn(50, batch, rnn.input_size)
+    direction = rnn.direction_weights(0)[0]
+
+    def forward() -> None:
+        with torch.no_grad():
+            rnn(x)
+
+    def training() -> None:
+        output, _ = rnn(x)
+        output.sum().backward()
+        rnn.zero_grad(set_to_none=True)
+
+    def estimate(train: bool) -> float:
+        return reconstruct_seconds(direction.weight_ih, direction.weight_hh, steps=len(x),
+                                   batch=batch, training=train, rate=measured)  # fmt: skip
+
+    return (seconds_per_call(forward, 3) / estimate(False),
+            seconds_per_call(training, 2) / estimate(True))  # fmt: skip
+
+
 def loop_backward() -> float:
     """Backward over forward time of the contract loop, on one GRU direction."""
     rnn = FactorizedGRU(512, 512, format="tt", rank=RANK, strategy="contract")
@@ -123,11 +165,16 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     measured, builtin = measure(), rates.Rates()
     for name, value in vars(measured).items():
-        if name != "slowdowns":
+        if name not in ("slowdowns", "fused"):
             print(f"{name:20s} {value:12.4g}  (built-in {getattr(builtin, name):.4g})")
     print("format slowdowns: rebuild x, projection x, step overhead us (built-in in brackets):")
     for name, slowdown in measured.slowdowns.items():
         print(f"  {name:10s} {_shown(slowdown)}  ({_shown(builtin.slowdown(name))})")
+    print(f"fused operators: time over estimate, forward and training at batch 1 and "
+          f"{rates.FUSED_BATCH} (built-in 1):")
+    for name, speed in measured.fused.items():
+        print(f"  {name:10s} {speed.forward[0]:.2f} {speed.forward[1]:.2f}  "
+              f"{speed.training[0]:.2f} {speed.training[1]:.2f}")
     path = rates.save(measured, args.output)
     print(f"written to {path}")
     return path

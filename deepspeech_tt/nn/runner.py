@@ -118,6 +118,7 @@ def layer_case(
     return RecurrentCase(
         param.device.type, param.dtype, rnn.spec.formats, first.weight_ih, first.weight_hh,
         steps, batch, rnn.num_directions, training, rnn.cell.gate_ops, first.rebuild_macs(),
+        rnn.cell.name,
     )
 
 

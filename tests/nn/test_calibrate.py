@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deepspeech_tt.nn import FactorizedGRU
+from deepspeech_tt.nn import FactorizedGRU, FactorizedLSTM
 from deepspeech_tt.nn.strategies import rates
 
 
@@ -59,10 +59,38 @@ def test_a_slow_rebuild_steers_auto_to_contract() -> None:
 
 @pytest.mark.parametrize(
     "text", ['{"slowdowns": {"tt": {"rebuild": 0}}}', '{"slowdowns": {"tt": {"speed": 2}}}',
-             '{"slowdowns": [1]}', '{"loop_backward": true}'],
+             '{"slowdowns": [1]}', '{"loop_backward": true}', '{"fused": [1]}',
+             '{"fused": {"LSTM": {"forward": [1]}}}', '{"fused": {"LSTM": {"forward": [1, 0]}}}',
+             '{"fused": {"LSTM": {"backward": [1, 1]}}}'],
 )
 def test_malformed_slowdowns_are_an_error_naming_the_file(tmp_path: Path, text: str) -> None:
     path = tmp_path / "rates.json"
     path.write_text(text)
     with pytest.raises(ValueError, match="rates.json: expected positive rates named"):
         rates.load(path)
+
+
+def test_a_cells_fused_speed_is_saved_loaded_and_steers_auto_for_that_cell_only() -> None:
+    lstm = FactorizedLSTM(512, 512, bidirectional=True, format="tt", rank=4)
+    gru = FactorizedGRU(512, 512, bidirectional=True, format="tt", rank=4)
+    assert lstm.plan(16, 100, training=True) == gru.plan(16, 100, training=True) == (
+        "reconstruct",)
+    inference = lstm.plan(16, 100, training=False)
+    slow = rates.FusedSpeed(forward=(1.0, 1.0), training=(1.0, 1000.0))
+    rates.save(rates.Rates(fused={"LSTM": slow}))  # torch's LSTM 1000x slower in training at B 16
+    assert rates.current().fused_speed("LSTM") == slow
+    assert rates.current().fused_speed("GRU") == rates.FUSED_AS_MODELLED
+    assert lstm.plan(16, 100, training=True) == ("contract",)
+    assert lstm.plan(16, 100, training=False) == inference  # its forward as fast as before
+    assert gru.plan(16, 100, training=True) == ("reconstruct",)
+
+
+@pytest.mark.parametrize(
+    ("batch", "expected"), [(1, 2.0), (4, 4.0), (16, 8.0), (64, 8.0)],
+)
+def test_a_fused_speed_is_interpolated_geometrically_between_its_batches(
+    batch: int, expected: float
+) -> None:
+    speed = rates.FusedSpeed(forward=(2.0, 8.0), training=(3.0, 3.0))
+    assert speed.factor(batch, training=False) == pytest.approx(expected)
+    assert speed.factor(batch, training=True) == pytest.approx(3.0)

@@ -57,6 +57,8 @@ class RecurrentCase(Case):
         gate_ops: tensor operations of one contract step besides the product (the cell's).
         rebuild_macs: multiply-adds of one direction's rebuild (the joint layout rebuilds one
             [W_ih | W_hh], fewer than the two column blocks' counts).
+        cell: the cell's name ("GRU"), whose fused operator's speed (``rates.FusedSpeed``)
+            applies; empty: as modelled.
     """
 
     weight_ih: FactorizedMatrix
@@ -67,6 +69,7 @@ class RecurrentCase(Case):
     training: bool
     gate_ops: int
     rebuild_macs: int
+    cell: str = ""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,12 @@ contract loop's backward-to-forward ratio (``loop_backward``, built in ``LOOP_BA
 calibrated too.
 
 The LSTM uses the same rates (its products are the GRU's with 4 gate blocks instead of 3, which
-the formats' counts include) with two more operations per contract step (``lstm_functional``).
+the formats' counts include) with two more operations per contract step (``cells.lstm``). The
+cells' fused operators do not run at the same rate, though: on the development CPU torch's
+LSTM ran a dense layer in 0.35-0.7 of the GRU's time for a third more multiply-adds (oneDNN
+has an LSTM kernel, the GRU runs torch's own loop). The calibration times each cell's fused
+operator on a dense layer (:class:`FusedSpeed`) and scales reconstruct's estimate by it;
+without a calibration every cell is taken as modelled.
 With lengths, its reconstruct strategy also recomputes the gates once for the final cell state;
 that forward-only GEMM is left out of the estimate.
 
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -68,6 +74,7 @@ OPS_PER_FACTOR = 3  # operations of the product per factor tensor (GEMM, reshape
 FUSED_BACKWARD = 2.0
 LOOP_BACKWARD = 5.0
 SLOWDOWNS: dict[str, Slowdown] = {}  # built-in per-format slowdowns, filled below
+FUSED_BATCH = 16  # the larger batch the fused operators are calibrated at (and 1)
 CONTRACTION_SLOWDOWN = 4  # FactorizedLinear: GEMM multiply-adds per contraction multiply-add
 
 
@@ -97,6 +104,28 @@ AS_MODELLED = Slowdown()
 
 
 @dataclass(frozen=True)
+class FusedSpeed:
+    """How one cell's fused dense operator departs from the rates: its measured time over the
+    estimate, at batch 1 and at ``FUSED_BATCH``, forward and forward + backward.
+
+    Between the two batches the factor is interpolated geometrically in log(batch); outside
+    them it is the nearer one's.
+    """
+
+    forward: tuple[float, float] = (1.0, 1.0)
+    training: tuple[float, float] = (1.0, 1.0)
+
+    def factor(self, batch: int, training: bool) -> float:
+        """The time factor at ``batch``, for a forward (or, ``training``, a training) pass."""
+        small, large = self.training if training else self.forward
+        share = min(max(math.log(max(batch, 1)) / math.log(FUSED_BATCH), 0.0), 1.0)
+        return small ** (1.0 - share) * large**share
+
+
+FUSED_AS_MODELLED = FusedSpeed()
+
+
+@dataclass(frozen=True)
 class Rates:
     """The machine-dependent rates of the cost model (the constants above by default)."""
 
@@ -108,10 +137,16 @@ class Rates:
     op_seconds: float = OP_SECONDS
     loop_backward: float = LOOP_BACKWARD
     slowdowns: dict[str, Slowdown] = field(default_factory=lambda: dict(SLOWDOWNS))
+    fused: dict[str, FusedSpeed] = field(default_factory=dict)
 
     def slowdown(self, format_name: str) -> Slowdown:
         """The format's :class:`Slowdown` (as modelled where none is known)."""
         return self.slowdowns.get(format_name, AS_MODELLED)
+
+    def fused_speed(self, cell_name: str) -> FusedSpeed:
+        """The :class:`FusedSpeed` of the cell named ``cell_name`` ("GRU"; as modelled where
+        none is known)."""
+        return self.fused.get(cell_name, FUSED_AS_MODELLED)
 
 
 def cache_path() -> Path:
@@ -136,28 +171,44 @@ def load(path: Path) -> Rates:
 
     Raises:
         ValueError: the file is not a JSON object of positive numbers named as in :class:`Rates`
-            (``slowdowns``: an object of formats, each an object of :class:`Slowdown`'s).
+            (``slowdowns``: an object of formats, each an object of :class:`Slowdown`'s;
+            ``fused``: an object of cells, each of :class:`FusedSpeed`'s pairs).
     """
     stored = json.loads(path.read_text())
     names = {f.name for f in dataclasses.fields(Rates)}
     if not isinstance(stored, dict) or not set(stored) <= names:
         raise ValueError(f"{path}: expected positive rates named {sorted(names)}, got {stored}")
-    slowdowns = stored.pop("slowdowns", {})
+    slowdowns, fused = stored.pop("slowdowns", {}), stored.pop("fused", {})
     if not _positive_numbers(stored, names) or not isinstance(slowdowns, dict) or not all(
         _positive_numbers(s, {f.name for f in dataclasses.fields(Slowdown)})
         for s in slowdowns.values()
-    ):
+    ) or not (isinstance(fused, dict) and all(map(_fused_pairs, fused.values()))):
         raise ValueError(f"{path}: expected positive rates named {sorted(names)}, got {stored}")
     known = dict(SLOWDOWNS)
     known.update({name: Slowdown(**_floats(s)) for name, s in slowdowns.items()})
-    return Rates(**_floats(stored), slowdowns=known)
+    speeds = {name: FusedSpeed(**{key: (float(small), float(large))
+                                  for key, (small, large) in pairs.items()})
+              for name, pairs in fused.items()}  # fmt: skip
+    return Rates(**_floats(stored), slowdowns=known, fused=speeds)
+
+
+def _fused_pairs(values: object) -> bool:
+    """Whether ``values`` is a :class:`FusedSpeed` as JSON: named pairs of positive numbers."""
+    names = {f.name for f in dataclasses.fields(FusedSpeed)}
+    return isinstance(values, dict) and set(values) <= names and all(
+        isinstance(pair, list) and len(pair) == 2 and all(map(_positive, pair))
+        for pair in values.values()
+    )
 
 
 def _positive_numbers(values: object, names: set[str]) -> bool:
     return isinstance(values, dict) and set(values) <= names and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-        for v in values.values()
+        map(_positive, values.values())
     )
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def _floats(values: dict[str, float]) -> dict[str, float]:

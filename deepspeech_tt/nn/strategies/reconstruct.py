@@ -31,6 +31,7 @@ class ReconstructStrategy(Strategy):
         return case.directions * reconstruct_seconds(
             case.weight_ih, case.weight_hh, steps=case.steps, batch=case.batch,
             training=case.training, rebuild_macs=case.rebuild_macs, formats=case.formats,
+            cell=case.cell,
         )
 
     def linear_cost(self, case: LinearCase) -> float:
@@ -103,16 +104,18 @@ def _dense_weights(directions: Sequence[Direction]) -> list[Tensor]:
 def reconstruct_seconds(
     weight_ih: FactorizedMatrix, weight_hh: FactorizedMatrix, *, steps: int, batch: int,
     training: bool = False, rebuild_macs: int | None = None, formats: tuple[str, ...] = (),
+    cell: str = "", rate: rates.Rates | None = None,
 ) -> float:
     """One direction: rebuild W and U, then the fused dense RNN (forward, or forward+backward).
 
     ``rebuild_macs``: multiply-adds of the rebuild when it is not that of the two matrices
     (the joint layout rebuilds one [W_ih | W_hh]); ``formats``: the matrices' format names,
-    whose rebuild slowdowns (``rates.Slowdown``) apply.
+    whose rebuild slowdowns (``rates.Slowdown``) apply; ``cell``: the cell's name, whose fused
+    operator's speed (``rates.FusedSpeed``) applies; ``rate``: the rates (``rates.current()``).
     """
     gate_rows, inputs = weight_ih.shape
     hidden = weight_hh.in_features
-    rate = rates.current()
+    rate = rates.current() if rate is None else rate
     ih, hh = (rate.slowdown(name) for name in formats) if formats else (rates.AS_MODELLED,) * 2
     ih_macs = weight_ih.flops_to_dense()
     if rebuild_macs is None:
@@ -124,8 +127,10 @@ def reconstruct_seconds(
     projection = steps * batch * gate_rows * inputs / rate.gemm_macs_per_s
     product = batch * gate_rows * hidden / rate.gemm_macs_per_s
     read = gate_rows * hidden / rate.read_values_per_s
-    forward = rebuild + projection + steps * max(product, read)
+    fused = projection + steps * max(product, read)
+    speed = rate.fused_speed(cell)
     if not training:
-        return forward
+        return rebuild + speed.factor(batch, training=False) * fused
     backward_step = max(rates.FUSED_BACKWARD * product, rates.FUSED_BACKWARD_READS * read)
-    return forward + rates.FUSED_BACKWARD * (rebuild + projection) + steps * backward_step
+    fused += rates.FUSED_BACKWARD * projection + steps * backward_step
+    return (1.0 + rates.FUSED_BACKWARD) * rebuild + speed.factor(batch, training=True) * fused
