@@ -70,3 +70,10 @@ def short_run(
     ]  # statistics fitted, so checkpoints must carry them
     train(compose_config(training_overrides(*overrides)), run_dir, choices={"recipe": "tiny_tt"})
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def best(short_run: Path) -> Path:
+    """``short_run``'s best checkpoint (by dev WER). Read-only."""
+    (path,) = (short_run / "checkpoints").glob("best-*.ckpt")
+    return path

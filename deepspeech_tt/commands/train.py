@@ -1,5 +1,11 @@
 """One training run from a composed config: build, check, fit, then test the best checkpoint.
 
+With ``init_from=<checkpoint>`` the run starts from that checkpoint's weights: its features (with
+their statistics) and tokenizer are taken over, and its model is fitted into this run's
+recurrent formats and ranks (``deepspeech_tt.commands.compress``); the fit table is logged, the
+fit errors go to TensorBoard (``init/...``) and the source's path and digest to the hparams,
+``summary.json`` and every checkpoint (``provenance``).
+
 When training ends, the checkpoint with the best dev WER (the last weights when no validation
 ran) is decoded greedily on ``data.test`` and ``test/wer`` and ``test/cer`` are logged beside
 the run's hyper-parameters (``trainer.test_after_fit=false`` leaves it out). Last, the run's
@@ -8,6 +14,7 @@ figures go to ``<run_dir>/summary.json`` (``deepspeech_tt.training.summary``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -27,12 +34,28 @@ from deepspeech_tt.builders import (
     build_trainer,
     total_optimizer_steps,
 )
-from deepspeech_tt.builders.data import build_augment, build_feature_extractor
+from deepspeech_tt.builders.data import PreparedData, build_augment, build_feature_extractor
+from deepspeech_tt.builders.model import ModelConfigError
 from deepspeech_tt.checkpoints import read_checkpoint
+from deepspeech_tt.commands.compress import (
+    Source,
+    check_fits,
+    fit_scalars,
+    fit_table,
+    load_source,
+    provenance,
+)
 from deepspeech_tt.config import check_config
 from deepspeech_tt.data.errors import DataError
 from deepspeech_tt.data.tokenizer import CharTokenizer
-from deepspeech_tt.model import count_parameters, describe_stack, model_summary, rnn_parameters
+from deepspeech_tt.model import (
+    DeepSpeech2,
+    count_parameters,
+    describe_stack,
+    model_summary,
+    rnn_parameters,
+)
+from deepspeech_tt.model.transfer import transfer_weights
 from deepspeech_tt.training.callbacks import BestDevScores, HParamsLogger, flat_hparams
 from deepspeech_tt.training.checkpoint import check_resumable
 from deepspeech_tt.training.data_module import SpeechDataModule
@@ -43,7 +66,8 @@ log = logging.getLogger(__name__)
 
 HPARAMS = ("data.name", "features.kind", "tokenizer.kind", "model.name", "model.rnn_layers",
            "model.hidden_size", "rnn.rnn_type", "rnn.format", "rnn.rank", "rnn.layout",
-           "rnn.strategy", "optim.name", "optim.lr", "trainer.precision", "seed")  # fmt: skip
+           "rnn.strategy", "optim.name", "optim.lr", "trainer.precision", "seed",
+           "init_from")  # fmt: skip
 """Config values shown in TensorBoard's HPARAMS tab (with the recipe and the run's choices)."""
 
 
@@ -68,12 +92,19 @@ def train(
     _check_model_builds(cfg)
     if cfg.resume:
         check_resumable(cfg, read_checkpoint(cfg.resume))
+    source = None
+    if cfg.init_from:
+        source = load_source(cfg.init_from)
+        check_fits(source, cfg, "init_from")
     started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     data = build_data(cfg)
+    if source is not None:
+        data = _source_front_end(data, source)
     model = build_model(cfg, data.features.feature_dim, data.tokenizer.vocab_size)
+    origin = None if source is None else _initialise(model, source)
     log.info("model:\n%s", model_summary(model))
     datamodule = build_datamodule(cfg, data, model)
     _check_training_data(cfg, datamodule, len(data.train))
@@ -81,14 +112,18 @@ def train(
                   "model/params_rnn": rnn_parameters(model)}  # fmt: skip
     stack = describe_stack(model, cfg.rnn.rnn_type)
     hparams = {**_hparams(cfg, choices or {}), "rnn.label": stack.label}
+    if origin is not None:
+        hparams.update({"init_from.blake2b": origin["source_blake2b"],
+                        "init_from.max_error": origin["max_error"]})  # fmt: skip
     dev_scores = BestDevScores()
-    monitors = [HParamsLogger(hparams, parameters), dev_scores, *callbacks]
+    scalars = {**parameters, **({} if origin is None else fit_scalars(origin))}
+    monitors = [HParamsLogger(hparams, scalars), dev_scores, *callbacks]
     trainer = build_trainer(cfg, run_dir, callbacks=monitors)
     steps = total_optimizer_steps(cfg.trainer, _batches_per_epoch(datamodule, trainer))
     module = SpeechRecognizer(
         data.features, model, data.tokenizer, build_optimizers(cfg.optim, steps),
         augment=build_augment(cfg.features), config=_plain(cfg),
-        examples=cfg.trainer.example_transcripts,
+        examples=cfg.trainer.example_transcripts, provenance=origin,
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.resume)
     test: dict[str, float] = {}
@@ -99,7 +134,7 @@ def train(
             run_dir, recipe=(choices or {}).get("recipe"), rnn=cfg.rnn, stack=stack,
             parameters=parameters,
             dev=dev_scores.best, test=test, best_checkpoint=_best_checkpoint(trainer),
-            train_seconds=time.perf_counter() - started,
+            train_seconds=time.perf_counter() - started, provenance=module.provenance,
         )  # fmt: skip
     return _best_wer(trainer)
 
@@ -113,6 +148,24 @@ def _check_model_builds(cfg: DictConfig) -> None:
     features = build_feature_extractor(cfg.features)
     vocab = cfg.tokenizer.vocab_size if cfg.tokenizer.kind == "bpe" else CharTokenizer().vocab_size
     build_model(cfg, features.feature_dim, vocab)
+
+
+def _source_front_end(data: PreparedData, source: Source) -> PreparedData:
+    """``data`` with the source's feature extractor (its statistics) and tokenizer."""
+    recognizer = source.recognizer
+    return dataclasses.replace(data, features=recognizer.features.train(),
+                               tokenizer=recognizer.tokenizer)  # fmt: skip
+
+
+def _initialise(model: DeepSpeech2, source: Source) -> dict[str, Any]:
+    """Fit ``source``'s weights into ``model``, log the fit table; the run's provenance."""
+    try:
+        fits = transfer_weights(source.recognizer.model, model)
+    except ValueError as error:
+        raise ModelConfigError(f"init_from={source.path}: {error}") from None
+    log.info("weights from init_from=%s (BLAKE2b %s...):\n%s", source.path,
+             source.blake2b[:16], fit_table(fits))  # fmt: skip
+    return provenance(source, fits, fine_tuned=True)
 
 
 def _check_training_data(cfg: DictConfig, datamodule: SpeechDataModule, total: int) -> None:

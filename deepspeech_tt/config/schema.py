@@ -151,3 +151,4 @@ class Config:
     rank: Any = 4  # the decomposition rank, interpolated into rnn.rank (sweep with rank=2,4,8)
     seed: int = 0  # seeds weights, data order and augmentation
     resume: str | None = None  # local checkpoint to continue from: <run>/checkpoints/last.ckpt
+    init_from: str | None = None  # local checkpoint whose weights start this run, fitted into rnn

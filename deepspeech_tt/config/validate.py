@@ -4,9 +4,9 @@ Hydra checks keys and types while composing (``optim.lr=abc`` fails there); this
 what types cannot say: ranges (a positive learning rate, at least one epoch), the choices of
 string settings, ranks (positive ints or lists of them, never a string such as ``"44"``,
 which would be read character by character), a BPE vocabulary large enough to spell every
-character, a time limit Lightning can read, and a ``resume=`` that names a local file. Whether
-a rank fits each layer's matrices is checked by building the model
-(``deepspeech_tt.commands.train``), also before the data.
+character, a time limit Lightning can read, and a ``resume=`` or ``init_from=`` (not both)
+that names a local file. Whether a rank fits each layer's matrices is checked by building the
+model (``deepspeech_tt.commands.train``), also before the data.
 
 Each failure is a ``ConfigError`` (a ``UserError``: one line, exit status 2) that names the key,
 the value and what is allowed.
@@ -135,7 +135,14 @@ def check_values(cfg: DictConfig) -> None:
     _check_vocabulary(cfg.tokenizer)
     for key, value in _ranks(cfg):
         _check_rank(key, value)
-    _check_resume(cfg.resume)
+    _check_local_file("resume", cfg.resume)
+    _check_local_file("init_from", cfg.init_from)
+    if cfg.resume is not None and cfg.init_from is not None:
+        raise ConfigError(
+            "give resume= or init_from=, not both: resume= alone continues any run, a "
+            "fine-tuning one included (its weights, optimiser and provenance are in the "
+            "checkpoint); init_from= starts a new run from another run's weights"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -186,13 +193,13 @@ def _check_rank(key: str, value: Any) -> None:
     )
 
 
-def _check_resume(resume: str | None) -> None:
-    if resume is None:
+def _check_local_file(key: str, path: str | None) -> None:
+    if path is None:
         return
-    if "://" in resume:
+    if "://" in path:
         raise ConfigError(
-            f"resume={resume} is a URL: only local checkpoint files are loaded (a remote file "
+            f"{key}={path} is a URL: only local checkpoint files are loaded (a remote file "
             "could run code when unpickled); download it, check it, and give its path"
         )
-    if not Path(resume).is_file():
-        raise ConfigError(f"resume={resume}: no such checkpoint file")
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}={path}: no such checkpoint file")

@@ -7,6 +7,9 @@ Decisions:
   :attr:`RunResult.greedy_wer`: the greedy decoding result on the split, else the summary's WER
   on that split. The beam_lm point (hollow) comes from decoding results only. Tensor-format points
   are labelled with their rank. Colours are fixed per format so that two plots read alike.
+- A run started from a trained model's weights (``train.py init_from=``, "compressed + tuned")
+  is drawn as a triangle (up: greedy, down: beam_lm) in its format's colour, so that compressing
+  a large model and training the small one from scratch are told apart at a glance.
 - Figures use matplotlib's object API rendered by Agg: the library neither touches pyplot's
   global state nor needs a display.
 - The TensorBoard events file (the figure and the Markdown table, at step 0) is written in a
@@ -39,6 +42,7 @@ EVENTS_SUFFIX = ".compare_runs"
 
 _COLOURS = {"dense": "black", "tt": "C0", "cp": "C1", "tucker": "C2", "lowrank": "C3"}
 _MARKERS = {"greedy": ("o", True), "beam_lm": ("s", False)}  # decoder: (marker, filled)
+_COMPRESSED_MARKERS = {"greedy": "^", "beam_lm": "v"}  # runs started from a trained model
 
 
 def wer_figure(runs: Sequence[RunResult]) -> Figure:
@@ -48,10 +52,12 @@ def wer_figure(runs: Sequence[RunResult]) -> Figure:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     drawn = [
-        _scatter(axes, [run for run in runs if run.series == series], series, decoder)
+        _scatter(axes, [run for run in runs if run.series == series
+                        and run.compressed == compressed], series, decoder, compressed)
         for series in sorted({run.series for run in runs}, key=format_position)
+        for compressed in (False, True)
         for decoder in _MARKERS
-    ]
+    ]  # fmt: skip
     axes.set_xscale("log")
     axes.set_xlabel("parameters (total, log scale)")
     axes.set_ylabel(f"{split} WER")
@@ -98,7 +104,10 @@ def log_to_tensorboard(runs: Sequence[RunResult], logdir: str | Path, figure: Fi
     return target
 
 
-def _scatter(axes: Axes, runs: Sequence[RunResult], series: str, decoder: str) -> bool:
+def _scatter(
+    axes: Axes, runs: Sequence[RunResult], series: str, decoder: str, compressed: bool = False
+) -> bool:
+    """One series' points; a compressed run's as triangles, labelled "compressed + tuned"."""
     points = [
         (run.params_total, wer, run.rank)
         for run in runs
@@ -108,6 +117,8 @@ def _scatter(axes: Axes, runs: Sequence[RunResult], series: str, decoder: str) -
         return False
     colour = _colour(series)
     marker, filled = _MARKERS[decoder]
+    if compressed:
+        marker = _COMPRESSED_MARKERS[decoder]
     axes.scatter(
         [p[0] for p in points],
         [p[1] for p in points],
@@ -116,7 +127,7 @@ def _scatter(axes: Axes, runs: Sequence[RunResult], series: str, decoder: str) -
         facecolors=colour if filled else "none",
         edgecolors=colour,
         linewidths=1.5,
-        label=f"{series} ({decoder})",
+        label=f"{series} ({decoder}{', compressed + tuned' if compressed else ''})",
     )
     for params, wer, rank in points:
         if rank is not None:

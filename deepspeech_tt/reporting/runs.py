@@ -69,14 +69,15 @@ class RunResult:
     rnn_label: str | None = None  # the whole stack, e.g. "GRU toeplitz r4 + lowrank r32 x2"
     split: str = "test"  # the split of ``decoders``
     decoders: Mapping[str, DecodeScores] = field(default_factory=dict)  # decoder -> scores
+    compressed: bool = False  # started from a trained model's weights (``init_from``)
 
     @property
     def label(self) -> str:
-        """The recurrent stack in words (from the summary, or its format and rank)."""
-        if self.rnn_label:
-            return self.rnn_label
+        """The recurrent stack in words (from the summary, or its format and rank), marked
+        "(compressed)" for a run that started from a trained model's weights."""
         rank = "" if self.rank is None else f" r{self.rank}"
-        return f"{self.rnn_type.upper()} {self.format}{rank}"
+        label = self.rnn_label or f"{self.rnn_type.upper()} {self.format}{rank}"
+        return f"{label} (compressed)" if self.compressed else label
 
     @property
     def series(self) -> str:
@@ -160,6 +161,7 @@ def _load_run(summary: Path, root: Path, split: str) -> RunResult | None:
             best_checkpoint=_field(data, "best_checkpoint", str, optional=True),
             rnn_type=_field(data, "rnn_type", str, optional=True) or "gru",
             rnn_label=_field(data, "rnn_label", str, optional=True),
+            compressed=data.get("init_from") is not None,
         )
     except (OSError, ValueError) as error:
         log.warning("skipping run with malformed %s: %s", summary, error)

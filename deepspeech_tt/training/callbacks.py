@@ -109,16 +109,17 @@ class BestDevScores(pl.Callback):
 class HParamsLogger(pl.Callback):
     """Writes the run's hyper-parameters with ``HPARAM_METRICS`` for TensorBoard's HPARAMS tab.
 
-    The parameter counts are written once, as scalars at step 0; ``val/wer`` and ``val/cer``
-    are the validation scalars, which TensorBoard matches to the hyper-parameters by their tag.
+    The parameter counts (and a fine-tuned run's fit errors, ``init/...``) are written once, as
+    scalars at step 0; ``val/wer`` and ``val/cer`` are the validation scalars, which
+    TensorBoard matches to the hyper-parameters by their tag.
     Needs a ``TensorBoardLogger`` with ``default_hp_metric=False``.
 
     Args:
         hparams: flat name -> value (numbers, strings, booleans).
-        parameters: ``{"model/params_total": n, "model/params_rnn": m}``.
+        parameters: ``{"model/params_total": n, "model/params_rnn": m}`` and any more scalars.
     """
 
-    def __init__(self, hparams: Mapping[str, Any], parameters: Mapping[str, int]) -> None:
+    def __init__(self, hparams: Mapping[str, Any], parameters: Mapping[str, float]) -> None:
         self.hparams = dict(hparams)
         self.parameters = dict(parameters)
 

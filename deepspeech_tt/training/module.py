@@ -46,6 +46,8 @@ class SpeechRecognizer(pl.LightningModule):
         augment: applied to the features of training batches only (e.g. SpecAugment).
         config: the resolved run configuration (plain dicts), saved in every checkpoint.
         examples: dev transcripts (reference and hypothesis) logged each validation.
+        provenance: where the starting weights came from (``init_from``; plain values), saved
+            in every checkpoint and kept on resume.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class SpeechRecognizer(pl.LightningModule):
         augment: nn.Module | None = None,
         config: dict[str, Any] | None = None,
         examples: int = 3,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.features = features
@@ -67,6 +70,7 @@ class SpeechRecognizer(pl.LightningModule):
         self.optimizers_factory = optimizers
         self.config = config or {}
         self.num_examples = examples
+        self.provenance = provenance
         self.wer = ErrorRate("word")
         self.cer = ErrorRate("char")
         self.nonfinite_skipped = 0  # training batches whose loss was NaN or infinite
@@ -118,10 +122,13 @@ class SpeechRecognizer(pl.LightningModule):
             "rng": rng_state(),
             "nonfinite_skipped": self.nonfinite_skipped,
         }
+        if self.provenance is not None:
+            checkpoint[CHECKPOINT_KEY]["provenance"] = self.provenance
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         ours = checkpoint[CHECKPOINT_KEY]
         self.nonfinite_skipped = int(ours["nonfinite_skipped"])
+        self.provenance = ours.get("provenance", self.provenance)
         self._rng_to_restore = ours["rng"]
 
     def on_train_start(self) -> None:

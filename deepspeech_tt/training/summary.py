@@ -14,7 +14,10 @@ checkpoint's greedy decoding of ``data.test``; any of them is null when it was n
 order where they differ (``"toeplitz+lowrank"``, ``"dense+tt"``); ``rank`` is the one integer
 rank of such a uniform stack, null otherwise (dense, per-bond lists, mixed layers);
 ``rnn_label`` and ``rnn_layers`` describe the whole stack (``model.StackDescription``).
-``best_checkpoint`` is relative to the run directory.
+``best_checkpoint`` is relative to the run directory. ``init_from`` is null, or for a run
+started from another checkpoint (``train.py init_from=``) its provenance: the source's path
+and BLAKE2b digest, ``fine_tuned``, the largest relative fit error and each direction's fit
+(``deepspeech_tt.commands.compress.provenance``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def write_run_summary(
     test: Mapping[str, float],
     best_checkpoint: str | None,
     train_seconds: float,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the run's ``summary.json`` atomically; returns its path.
 
@@ -54,6 +58,7 @@ def write_run_summary(
         test: ``test/wer`` and ``test/cer`` (empty when not tested).
         best_checkpoint: path of the best checkpoint, or None.
         train_seconds: wall time of training and testing.
+        provenance: where the starting weights came from (``init_from``), or None.
     """
     run_dir = Path(run_dir)
     uniform = "+" not in stack.format and stack.format != "dense"
@@ -73,6 +78,7 @@ def write_run_summary(
         "test_cer": test.get("test/cer"),
         "best_checkpoint": _relative(best_checkpoint, run_dir),
         "train_seconds": round(train_seconds, 1),
+        "init_from": None if provenance is None else dict(provenance),
     }
     return write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 

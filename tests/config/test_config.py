@@ -20,7 +20,8 @@ from deepspeech_tt.model import count_parameters
 RECIPES = sorted(path.stem for path in (CONFIG_DIR / "recipe").glob("*.yaml"))
 NUM_FEATURES = {"logspec": 161, "logmel": 80}  # DeepSpeech2's 20 ms spectrogram; 80 mel bands
 CHAR_VOCAB = 29  # blank, space, apostrophe, A-Z
-RECIPE_FORMATS = {"hybrid": "toeplitz", "fdht": "ht"}  # recipe names that do not say rnn.format
+# recipe names that do not say rnn.format
+RECIPE_FORMATS = {"hybrid": "toeplitz", "fdht": "ht", "finetune": "tt"}
 
 
 def _model(overrides: list[str]):

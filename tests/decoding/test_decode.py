@@ -19,12 +19,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def best(short_run: Path) -> Path:
-    (path,) = (short_run / "checkpoints").glob("best-*.ckpt")
-    return path
-
-
-@pytest.fixture(scope="module")
 def arpa(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = (tiny_corpus / "lm_text.txt").read_text().splitlines()
     return write_arpa(text, tmp_path_factory.mktemp("lm") / "3gram.arpa")

@@ -68,12 +68,6 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def best(short_run: Path) -> Path:
-    (path,) = (short_run / "checkpoints").glob("best-*.ckpt")
-    return path
-
-
 def _flip_inside_largest_tensor(source: Path, target: Path, count: int = 64) -> None:
     """Copy ``source`` to ``target`` with ``count`` bytes inverted in its largest tensor."""
     shutil.copyfile(source, target)

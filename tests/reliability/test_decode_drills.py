@@ -33,12 +33,6 @@ from deepspeech_tt.errors import DEBUG_VARIABLE, UserError
 from tests.reliability.helpers import assert_one_line_error, run_python
 
 
-@pytest.fixture(scope="module")
-def best(short_run: Path) -> Path:
-    (path,) = (short_run / "checkpoints").glob("best-*.ckpt")
-    return path
-
-
 def _decode(*args: str) -> int:
     return main(["print_transcripts=false", *args])
 

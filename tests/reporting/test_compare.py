@@ -325,3 +325,25 @@ def test_lstm_and_hybrid_runs_are_labelled_by_their_whole_stack(tmp_path: Path) 
     assert legend is not None
     entries = [text.get_text() for text in legend.get_texts()]
     assert "tt LSTM (greedy)" in entries and "tt (greedy)" in entries
+
+
+def test_a_compressed_and_fine_tuned_run_is_told_apart_from_one_trained_small(
+    tmp_path: Path,
+) -> None:
+    origin = {"source": "/runs/dense/best.ckpt", "source_blake2b": "ab" * 32, "fine_tuned": True,
+              "max_error": 0.41, "fits": []}  # fmt: skip
+    _write_json(tmp_path / "scratch" / "summary.json", TT8)
+    _write_json(tmp_path / "tuned" / "summary.json", _summary(init_from=origin, test_wer=0.7))
+    runs = {run.name: run for run in find_runs([tmp_path])}
+    assert runs["tuned"].compressed and not runs["scratch"].compressed
+    rows = _markdown_rows(to_markdown(list(runs.values())))
+    assert {row["run"]: row["recurrent layers"] for row in rows} == {
+        "scratch": "GRU tt r8", "tuned": "GRU tt r8 (compressed)"}  # fmt: skip
+    axes = wer_figure(list(runs.values())).axes[0]
+    series = {collection.get_label(): collection for collection in axes.collections}
+    assert list(series) == ["tt (greedy)", "tt (greedy, compressed + tuned)"]
+    assert np.asarray(series["tt (greedy, compressed + tuned)"].get_offsets()).tolist() == [
+        [61213, 0.7]
+    ]
+    markers = [collection.get_paths()[0] for collection in series.values()]
+    assert len(markers[0].vertices) != len(markers[1].vertices)  # a circle and a triangle
