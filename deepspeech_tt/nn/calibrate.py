@@ -122,15 +122,7 @@ def fused_factors(
     estimate under ``measured``."""
     x = torch.randn(50, batch, rnn.input_size)
     direction = rnn.direction_weights(0)[0]
-
-    def forward() -> None:
-        with torch.no_grad():
-            rnn(x)
-
-    def training() -> None:
-        output, _ = rnn(x)
-        output.sum().backward()
-        rnn.zero_grad(set_to_none=True)
+    forward, training = passes(rnn, x)
 
     def estimate(train: bool) -> float:
         return reconstruct_seconds(direction.weight_ih, direction.weight_hh, steps=len(x),
@@ -140,10 +132,8 @@ def fused_factors(
             seconds_per_call(training, 2) / estimate(True))  # fmt: skip
 
 
-def loop_backward() -> float:
-    """Backward over forward time of the contract loop, on one GRU direction."""
-    rnn = FactorizedGRU(512, 512, format="tt", rank=RANK, strategy="contract")
-    x = torch.randn(50, 1, 512)
+def passes(rnn: FactorizedRNN, x: torch.Tensor) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(a forward pass without gradients, a forward and backward pass) of ``rnn`` on ``x``."""
 
     def forward() -> None:
         with torch.no_grad():
@@ -154,6 +144,13 @@ def loop_backward() -> float:
         output.sum().backward()
         rnn.zero_grad(set_to_none=True)
 
+    return forward, training
+
+
+def loop_backward() -> float:
+    """Backward over forward time of the contract loop, on one GRU direction."""
+    rnn = FactorizedGRU(512, 512, format="tt", rank=RANK, strategy="contract")
+    forward, training = passes(rnn, torch.randn(50, 1, 512))
     return max(seconds_per_call(training, 3) / seconds_per_call(forward, 3) - 1.0, 0.1)
 
 
