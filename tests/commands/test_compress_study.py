@@ -3,7 +3,6 @@ second call that finds every step done."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -12,18 +11,13 @@ from pathlib import Path
 import pytest
 
 from deepspeech_tt.decoding.lm import write_arpa
+from tests.scripts import load_script
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).parents[2] / "scripts" / "compress_study.py"
-
 
 def _study() -> Callable[[list[str]], int]:
-    spec = importlib.util.spec_from_file_location("compress_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main  # type: ignore[no-any-return]
+    return load_script("compress_study").main  # type: ignore[no-any-return]
 
 
 def test_each_target_is_compressed_fine_tuned_and_scored_and_a_rerun_does_nothing(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -12,19 +11,14 @@ import pytest
 
 from deepspeech_tt.decoding.lm import write_arpa
 from deepspeech_tt.reporting.runs import find_runs
+from tests.scripts import load_script
 
 pytestmark = pytest.mark.slow
-
-SCRIPT = Path(__file__).parents[2] / "scripts" / "decode_runs.py"
 
 
 @pytest.fixture(scope="module")
 def decode_runs() -> Callable[[list[str]], int]:
-    spec = importlib.util.spec_from_file_location("decode_runs", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main  # type: ignore[no-any-return]
+    return load_script("decode_runs").main  # type: ignore[no-any-return]
 
 
 def _copy_run(short_run: Path, destination: Path) -> Path:
